@@ -1,0 +1,49 @@
+"""Parameters of the admin endpoints, validated before any ZooKeeper call."""
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from zk.codec import valid_host
+from zk.errors import InvalidName
+from zk.paths import check_member_key, check_service
+
+
+def _rule(check):
+    def validator(value):
+        try:
+            check(value)
+        except InvalidName as exc:
+            raise ValidationError(exc.message) from None
+
+    return validator
+
+
+def _host(value):
+    if not valid_host(value):
+        raise ValidationError("%r is not an IP address or host name" % value[:256])
+
+
+class _Params(Schema):
+    class Meta:
+        unknown = EXCLUDE  # key, keys and whatever else scripts send
+
+    zkidc = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class ServiceList(_Params):
+    pass
+
+
+class Service(_Params):
+    destName = fields.String(required=True, validate=_rule(check_service))
+
+
+class DeleteService(Service):
+    force = fields.Boolean(load_default=False)
+
+
+class AddServer(Service):
+    serverHost = fields.String(required=True, validate=_host)
+    serverPort = fields.Integer(required=True, strict=False, validate=validate.Range(1, 65535))
+
+
+class DeleteServer(Service):
+    serverKey = fields.String(required=True, validate=_rule(check_member_key))

@@ -1,0 +1,89 @@
+"""Admin endpoints, each with and without a trailing slash."""
+from flask import Blueprint
+
+from zk.codec import Member
+
+from ..access import authorize
+from ..params import collect
+from . import schemas
+from .envelope import ok
+
+blueprint = Blueprint("admin", __name__)
+
+
+def route(name, methods):
+    def register(view):
+        blueprint.add_url_rule("/" + name, name, view, methods=methods)
+        blueprint.add_url_rule("/%s/" % name, name + "_slash", view, methods=methods)
+        return view
+
+    return register
+
+
+def load(schema, params):
+    return schema().load({k: params.get(k) for k in params})
+
+
+@route("servicelist", ["GET", "POST"])
+def servicelist():
+    params = collect()
+    load(schemas.ServiceList, params)
+    catalog = authorize("read", params)
+    names = sorted(catalog.services())
+    return ok(services=[{"service": name} for name in names], stale=catalog.stale)
+
+
+@route("addservice", ["POST"])
+def addservice():
+    params = collect()
+    args = load(schemas.Service, params)
+    catalog = authorize("write", params, args["destName"])
+    created = catalog.create_service(args["destName"])
+    return ok(service=args["destName"], existed=not created)
+
+
+@route("delservice", ["POST"])
+def delservice():
+    params = collect()
+    args = load(schemas.DeleteService, params)
+    catalog = authorize("delete", params, args["destName"])
+    catalog.delete_service(args["destName"], force=args["force"])
+    return ok(service=args["destName"])
+
+
+@route("serverlist", ["GET", "POST"])
+def serverlist():
+    params = collect()
+    args = load(schemas.Service, params)
+    catalog = authorize("read", params, args["destName"])
+    group = catalog.service(args["destName"])
+    return ok(servers=[_server(leaf) for _, leaf in sorted(group.leaves.items())], stale=catalog.stale)
+
+
+def _server(leaf):
+    member = leaf.value
+    if member is None:  # written by someone else in a shape we cannot read
+        return {"host": None, "port": None, "key": leaf.name, "raw": leaf.data[:512].decode("utf-8", "replace")}
+    return {"host": member.host, "port": member.port, "key": leaf.name, "status": member.status}
+
+
+@route("addserver", ["POST"])
+def addserver():
+    params = collect()
+    args = load(schemas.AddServer, params)
+    service, host, port = args["destName"], args["serverHost"], args["serverPort"]
+    catalog = authorize("write", params, service)
+    key = catalog.find_member(service, host, port)
+    if key is not None:
+        return ok(key=key, existed=True)
+    key = catalog.add_member(service, Member(host, port, instance={"registeredBy": "admin"}))
+    return ok(key=key, existed=False)
+
+
+@route("delserver", ["POST"])
+def delserver():
+    params = collect()
+    args = load(schemas.DeleteServer, params)
+    catalog = authorize("write", params, args["destName"])
+    catalog.delete_member(args["destName"], args["serverKey"])
+    return ok(key=args["serverKey"])

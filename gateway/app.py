@@ -1,0 +1,70 @@
+"""The application factory: one Gateway per process, one blueprint per dialect."""
+import logging
+
+from flask import Flask, current_app, g, request
+
+from zk.registry import Registry
+
+from .errors import describe
+from .keys import Keys
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20
+
+
+class Gateway:
+    """What every request needs: the config, the zkidcs and the keys."""
+
+    def __init__(self, config):
+        self.config = config
+        self.registry = Registry(
+            {name: z.settings() for name, z in config.zkidcs.items()},
+            root=config.root,
+            handler=config.handler,
+            op_timeout=config.op_timeout,
+        )
+        self.keys = Keys(config.keys, config.anonymous_read)
+        self.dialects = []  # (url prefix, render(Problem) -> response), longest first
+
+    def render_for(self, path):
+        for prefix, render in self.dialects:
+            if path.startswith(prefix):
+                return render
+        return self.dialects[-1][1]
+
+
+def current():
+    return current_app.extensions["soa"]
+
+
+def create_app(config, start=True):
+    """Build the WSGI app for ``config`` (a gateway.config.Config)."""
+    from . import admin, health
+
+    app = Flask("gateway")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    gateway = Gateway(config)
+    app.extensions["soa"] = gateway
+
+    for dialect in (health, admin):  # admin owns "/", so it comes last
+        app.register_blueprint(dialect.blueprint)
+        gateway.dialects.append((dialect.PREFIX, dialect.render))
+    gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)
+
+    @app.errorhandler(Exception)
+    def _error(error):
+        return gateway.render_for(request.path)(describe(error))
+
+    @app.after_request
+    def _stale(response):
+        catalog = g.get("catalog")
+        if catalog is not None and catalog.stale:
+            response.headers["X-Soa-Stale"] = "true"
+        return response
+
+    if start:
+        for name in config.zkidcs:
+            gateway.registry.get(name)
+    return app

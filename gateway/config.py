@@ -1,0 +1,170 @@
+"""The gateway's one configuration file (TOML) and its environment overrides.
+
+See ``deploy/gateway.example.toml`` for every setting with its default.
+Environment variables win over the file:
+
+- ``SOA_GATEWAY_<SETTING>`` for a ``[gateway]`` setting (``SOA_GATEWAY_DEFAULT_ZKIDC``),
+- ``SOA_GATEWAY_ZKIDC_<NAME>_<SETTING>`` for a zkidc (``SOA_GATEWAY_ZKIDC_QA_HOSTS``),
+- ``SOA_GATEWAY_KEY_<NAME>`` for the secret of the key named ``<name>``,
+  so secrets can stay out of the file.
+"""
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+
+RIGHTS = ("read", "write", "delete")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ZkidcConfig:
+    name: str
+    hosts: str
+    session_timeout: float = 30.0
+    auth: str | None = None  # "digest:user:password"
+
+    def settings(self):
+        auth = None
+        if self.auth:
+            scheme, _, credential = self.auth.partition(":")
+            auth = (scheme, credential)
+        return {"hosts": self.hosts, "session_timeout": self.session_timeout, "auth": auth}
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    name: str
+    secret: str
+    rights: frozenset = frozenset({"read"})
+    zkidcs: tuple = ("*",)
+    services: tuple = ("*",)
+    dev: bool = False
+
+    def __repr__(self):  # never print the secret
+        return "KeyConfig(name=%r, rights=%r, zkidcs=%r, services=%r)" % (
+            self.name,
+            sorted(self.rights),
+            self.zkidcs,
+            self.services,
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    zkidcs: dict
+    default_zkidc: str
+    keys: tuple = ()
+    root: str = "/soa/services"
+    anonymous_read: bool = False
+    bind: str = "127.0.0.1:9090"
+    workers: int = 1
+    handler: str = "threading"  # kazoo handler; 'gevent' under gunicorn
+    op_timeout: float = 2.0  # seconds a ZooKeeper call may take before 503
+    dev: bool = False
+    extra: dict = field(default_factory=dict)  # dialect sections, e.g. [discovery]
+
+    def validate(self):
+        if not self.zkidcs:
+            raise ConfigError("no [zkidc.<name>] configured")
+        if self.default_zkidc not in self.zkidcs:
+            raise ConfigError("default_zkidc %r is not a configured zkidc" % self.default_zkidc)
+        for key in self.keys:
+            if key.dev and not self.dev:
+                raise ConfigError("key %r is a development key; it is accepted only with --dev" % key.name)
+            if not key.secret:
+                raise ConfigError("key %r has no secret (set it in the file or SOA_GATEWAY_KEY_%s)" % (key.name, key.name.upper()))
+            if len(key.secret) < 8 and not self.dev:
+                raise ConfigError("key %r is shorter than 8 characters" % key.name)
+            unknown = set(key.rights) - set(RIGHTS)
+            if unknown:
+                raise ConfigError("key %r has unknown rights %s" % (key.name, sorted(unknown)))
+        return self
+
+    def section(self, name):
+        return self.extra.get(name, {})
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError("not a boolean: %r" % value)
+
+
+_GATEWAY_TYPES = {"default_zkidc": str, "root": str, "anonymous_read": _bool, "bind": str, "workers": int, "op_timeout": float}
+_ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str}
+
+
+def _key(name, doc):
+    return KeyConfig(
+        name=name,
+        secret=str(doc.get("secret", "")),
+        rights=frozenset(doc.get("rights", ["read"])),
+        zkidcs=tuple(doc.get("zkidcs", ["*"])),
+        services=tuple(doc.get("services", ["*"])),
+        dev=bool(doc.get("dev", False)),
+    )
+
+
+def from_dict(doc, environ=None, dev=False):
+    """Build a Config from a parsed TOML document and the environment."""
+    environ = os.environ if environ is None else environ
+    gateway = dict(doc.get("gateway", {}))
+    for name, convert in _GATEWAY_TYPES.items():
+        env = environ.get("SOA_GATEWAY_" + name.upper())
+        if env is not None:
+            gateway[name] = env
+    try:
+        gateway = {k: _GATEWAY_TYPES[k](v) for k, v in gateway.items() if k in _GATEWAY_TYPES}
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("[gateway]: %s" % exc) from None
+    zkidcs = {}
+    for name, section in doc.get("zkidc", {}).items():
+        values = dict(section)
+        for setting in _ZKIDC_TYPES:
+            env = environ.get("SOA_GATEWAY_ZKIDC_%s_%s" % (name.upper(), setting.upper()))
+            if env is not None:
+                values[setting] = env
+        if "hosts" not in values:
+            raise ConfigError("[zkidc.%s] needs hosts" % name)
+        try:
+            zkidcs[name] = ZkidcConfig(name, **{k: _ZKIDC_TYPES[k](v) for k, v in values.items() if k in _ZKIDC_TYPES})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError("[zkidc.%s]: %s" % (name, exc)) from None
+    keys = []
+    for name, section in doc.get("keys", {}).items():
+        key = _key(name, section)
+        secret = environ.get("SOA_GATEWAY_KEY_" + name.upper())
+        keys.append(replace(key, secret=secret) if secret else key)
+    known = {"gateway", "zkidc", "keys"}
+    extra = {k: v for k, v in doc.items() if k not in known}
+    default = gateway.pop("default_zkidc", next(iter(zkidcs), ""))
+    return Config(zkidcs=zkidcs, default_zkidc=default, keys=tuple(keys), dev=dev, extra=extra, **gateway).validate()
+
+
+def load(path, environ=None):
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError("cannot read %s: %s" % (path, exc.strerror)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("%s: %s" % (path, exc)) from None
+    return from_dict(doc, environ)
+
+
+def development(hosts, key, environ=None):
+    """The embedded default: zkidcs qa, yz, g1 under chroots of one local server."""
+    doc = {
+        "gateway": {"default_zkidc": "qa", "anonymous_read": False},
+        "zkidc": {name: {"hosts": "%s/%s" % (hosts, name), "session_timeout": 10.0} for name in ("qa", "yz", "g1")},
+    }
+    config = from_dict(doc, environ, dev=True)
+    dev_key = KeyConfig("dev", key, frozenset(RIGHTS), ("*",), ("*",), dev=True)
+    return replace(config, keys=config.keys + (dev_key,)).validate()

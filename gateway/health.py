@@ -1,0 +1,36 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+from flask import Blueprint, jsonify
+
+from .app import current
+
+PREFIX = "/healthz"
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@blueprint.get("/readyz")
+def readyz():
+    """Per zkidc: connected or not. 503 when the default zkidc is unreachable."""
+    gateway = current()
+    zkidcs = {}
+    for name in gateway.config.zkidcs:
+        catalog = gateway.registry.started().get(name)
+        if catalog is None:
+            zkidcs[name] = {"state": "not started", "cache": "empty"}
+        else:
+            zkidcs[name] = {
+                "state": catalog.cluster.state,
+                "cache": "fresh" if not catalog.stale else ("stale" if catalog.tree.loaded else "empty"),
+            }
+    default = gateway.config.default_zkidc
+    ready = zkidcs[default]["state"] == "connected"
+    body = {"status": "ready" if ready else "not ready", "default_zkidc": default, "zkidcs": zkidcs}
+    return jsonify(body), 200 if ready else 503
+
+
+def render(problem):
+    return jsonify(status="error", reason=problem.message), problem.status

@@ -1,0 +1,78 @@
+"""Who may do what: keys, their rights, zkidcs and service globs.
+
+Every call carries a key: ``key`` or ``keys`` among its parameters, or the
+``X-Api-Key``, ``Authorization: Bearer`` or ``X-Polaris-Token`` header.
+Secrets are compared in constant time (against every configured key, so the
+time does not tell which one nearly matched) and never logged.
+"""
+import fnmatch
+import hashlib
+import hmac
+
+from flask import request
+
+from zk.errors import RegistryError
+
+
+class Unauthorized(RegistryError):
+    """No key, or a key nobody configured."""
+
+
+class Forbidden(RegistryError):
+    """A valid key without the right, zkidc or service asked for."""
+
+
+ANONYMOUS = None
+
+
+def _digest(secret):
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+class Keys:
+    def __init__(self, keys, anonymous_read=False):
+        self._keys = [(_digest(k.secret), k) for k in keys]
+        self.anonymous_read = anonymous_read
+
+    def identify(self, secret):
+        """The KeyConfig whose secret this is, or None."""
+        if not secret:
+            return None
+        digest = _digest(secret)
+        found = None
+        for candidate, key in self._keys:
+            if hmac.compare_digest(candidate, digest):
+                found = key
+        return found
+
+    def check(self, secret, right, zkidc, service=None):
+        """Return the caller's key name (None when anonymous), or raise."""
+        key = self.identify(secret)
+        if key is None:
+            if right == "read" and self.anonymous_read and not secret:
+                return ANONYMOUS
+            raise Unauthorized("a valid key is required" if not secret else "unknown key")
+        if right not in key.rights:
+            raise Forbidden("key %s may not %s" % (key.name, right))
+        if not any(fnmatch.fnmatchcase(zkidc, pattern) for pattern in key.zkidcs):
+            raise Forbidden("key %s may not use zkidc %s" % (key.name, zkidc))
+        if service is not None and not any(fnmatch.fnmatchcase(service, p) for p in key.services):
+            raise Forbidden("key %s may not touch service %s" % (key.name, service))
+        return key.name
+
+
+def request_secret(params=None):
+    """The key a request carries, wherever the dialect's clients put it."""
+    if params is not None:
+        for name in ("key", "keys"):
+            value = params.get(name)
+            if value:
+                return value
+    headers = request.headers
+    for name in ("X-Api-Key", "X-Polaris-Token"):
+        if headers.get(name):
+            return headers[name]
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None

@@ -1,0 +1,39 @@
+"""Serving under gunicorn with gevent workers.
+
+Long polls hold a greenlet each, not a thread; kazoo uses its gevent
+handler so that watches and requests share one event loop. The app (and so
+every kazoo client) is built in each worker, after the fork.
+"""
+from dataclasses import replace
+
+from gunicorn.app.base import BaseApplication
+
+
+class GatewayServer(BaseApplication):
+    def __init__(self, config, options=None):
+        self.gateway_config = replace(config, handler="gevent")
+        self.options = {
+            "bind": config.bind,
+            "workers": config.workers,
+            "worker_class": "gevent",
+            "worker_connections": 10000,
+            "timeout": 60,
+            "graceful_timeout": 35,
+            "keepalive": 75,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+        }
+        self.options.update(config.section("gunicorn"))
+        self.options.update(options or {})
+        super().__init__()
+
+    def load_config(self):
+        for name, value in self.options.items():
+            if name in self.cfg.settings and value is not None:
+                self.cfg.set(name, value)
+
+    def load(self):
+        from .app import create_app
+
+        return create_app(self.gateway_config)

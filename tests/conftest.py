@@ -1,0 +1,82 @@
+"""Real ZooKeeper for every test: one server per session, one chroot per test."""
+import itertools
+import os
+
+import pytest
+from kazoo.client import KazooClient
+
+from gateway import create_app
+from gateway.config import from_dict
+from zk.server import ZooKeeperServer
+
+KEYS = {
+    "ops": {"secret": "ops-secret-0001", "rights": ["read", "write", "delete"]},
+    "reader": {"secret": "reader-secret-01", "rights": ["read"]},
+    "writer": {"secret": "writer-secret-01", "rights": ["read", "write"]},
+    "qaonly": {"secret": "qaonly-secret-01", "rights": ["read", "write", "delete"], "zkidcs": ["qa"]},
+    "ip2city": {"secret": "ip2city-secret-1", "rights": ["read", "write", "delete"], "services": ["ip2city*"]},
+}
+OPS = KEYS["ops"]["secret"]
+ZKIDCS = ("qa", "yz", "g1")
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def zk_server(tmp_path_factory):
+    server = ZooKeeperServer(data_dir=str(tmp_path_factory.mktemp("zk")), fsync=False)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def zk(zk_server):
+    """A plain kazoo client: the outside consumer that never calls the gateway."""
+    client = KazooClient(hosts=zk_server.hosts)
+    client.start(timeout=15)
+    yield client
+    client.stop()
+    client.close()
+
+
+@pytest.fixture
+def chroot(zk):
+    """A fresh prefix per test; zkidc qa lives at <prefix>/qa and so on."""
+    prefix = "/t%d-%d" % (os.getpid(), next(_counter))
+    for name in ZKIDCS:
+        zk.ensure_path("%s/%s/soa/services" % (prefix, name))
+    yield prefix
+    zk.delete(prefix, recursive=True)
+
+
+def make_config(hosts, prefix, gateway=None, sections=None, **zkidc_options):
+    doc = {
+        "gateway": {"default_zkidc": "qa", **(gateway or {})},
+        "zkidc": {name: {"hosts": "%s%s/%s" % (hosts, prefix, name), "session_timeout": 4.0, **zkidc_options} for name in ZKIDCS},
+        "keys": KEYS,
+        **(sections or {}),
+    }
+    return from_dict(doc, environ={})
+
+
+@pytest.fixture
+def config(zk_server, chroot):
+    return make_config(zk_server.hosts, chroot)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    yield app
+    app.extensions["soa"].registry.stop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def services_path(chroot):
+    """Where the outside consumer finds zkidc qa's services."""
+    return "%s/qa/soa/services" % chroot

@@ -1,0 +1,4 @@
+"""ZooKeeper storage and domain layer of the gateway.
+
+Everything here speaks ZooKeeper and plain Python; nothing here knows HTTP.
+"""

@@ -1,0 +1,129 @@
+"""Services and their members on one zkidc.
+
+Writes go to ZooKeeper and then wait for the watch cache to show them, so a
+client reads its own write; reads come from the cache only.
+"""
+import logging
+
+from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError, RolledBackError
+
+from . import codec
+from .errors import NotEmpty, NotFound
+from .paths import Layout, is_member, is_service
+from .tree import WatchedTree
+
+log = logging.getLogger(__name__)
+
+
+class Catalog:
+    """Everything the gateway keeps on one ZooKeeper cluster (one zkidc)."""
+
+    def __init__(self, cluster, layout=None):
+        self.cluster = cluster
+        self.layout = layout or Layout()
+        self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, codec.decode)
+        self._started = False
+
+    @property
+    def name(self):
+        return self.cluster.name
+
+    def start(self):
+        if not self._started:
+            self._started = True
+            self.tree.start()
+
+    def stop(self):
+        self.tree.stop()
+        self.cluster.stop()
+
+    # -- reads (from the cache) -------------------------------------------
+
+    @property
+    def stale(self):
+        return self.tree.stale
+
+    def services(self):
+        """name -> Group of every service, from memory."""
+        return self.tree.groups()
+
+    def service(self, name):
+        """The Group of one service, or NotFound."""
+        group = self.tree.group(self.layout.service(name).rsplit("/", 1)[1])
+        if group is None:
+            raise NotFound("service %s does not exist on zkidc %s" % (name, self.name))
+        return group
+
+    def find_member(self, service, host, port):
+        """Key of the member published at host:port, or None."""
+        for leaf in self.service(service).leaves.values():
+            member = leaf.value
+            if member is not None and member.host == host and member.port == port:
+                return leaf.name
+        return None
+
+    # -- writes -----------------------------------------------------------
+
+    def create_service(self, name, attributes=None):
+        """Create the service node; False when it was there already."""
+        data = codec.encode_attributes(attributes) if attributes else b""
+        try:
+            self.cluster.call("create", self.layout.service(name), data, makepath=True)
+        except NodeExistsError:
+            return False
+        finally:
+            self.tree.sync()
+        return True
+
+    def set_attributes(self, name, attributes):
+        try:
+            self.cluster.call("set", self.layout.service(name), codec.encode_attributes(attributes))
+        except NoNodeError:
+            raise NotFound("service %s does not exist on zkidc %s" % (name, self.name)) from None
+        self.tree.sync(name)
+
+    def delete_service(self, name, force=False):
+        """Delete a service; one with members only when forced."""
+        path = self.layout.service(name)
+        try:
+            if force:
+                # One transaction: the service and its members go together or not at all.
+                transaction = self.cluster.transaction()
+                for child in self.cluster.call("get_children", path):
+                    transaction.delete("%s/%s" % (path, child))
+                transaction.delete(path)
+                _check(self.cluster.commit(transaction))
+            else:
+                self.cluster.call("delete", path)
+        except NoNodeError:
+            raise NotFound("service %s does not exist on zkidc %s" % (name, self.name)) from None
+        except NotEmptyError:
+            raise NotEmpty("service %s still has members; delete them first or pass force=true" % name) from None
+        finally:
+            self.tree.sync()
+
+    def add_member(self, service, member, ephemeral=False):
+        """Create a ``member_`` sequential node; returns its key."""
+        try:
+            path = self.cluster.call(
+                "create", self.layout.member_prefix(service), codec.encode(member), ephemeral=ephemeral, sequence=True
+            )
+        except NoNodeError:
+            raise NotFound("service %s does not exist on zkidc %s" % (service, self.name)) from None
+        self.tree.sync(service)
+        return path.rsplit("/", 1)[1]
+
+    def delete_member(self, service, key):
+        try:
+            self.cluster.call("delete", self.layout.member(service, key))
+        except NoNodeError:
+            raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name)) from None
+        self.tree.sync(service)
+
+
+def _check(results):
+    """Raise the first error of a committed transaction's results."""
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, RolledBackError):
+            raise result
+    return results

@@ -1,0 +1,153 @@
+"""One kazoo client per zkidc, its connection state, and bounded calls.
+
+kazoo's synchronous calls wait for a reconnect for as long as it takes. A
+gateway must answer within seconds instead, so every call here goes through
+``call()``: it fails fast when the client is not connected and gives up
+after ``op_timeout`` seconds, raising Unavailable either way.
+"""
+import logging
+import threading
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, OperationTimeoutError, SessionExpiredError
+
+from .errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+CONNECTED, SUSPENDED, LOST, STOPPED = "connected", "suspended", "lost", "stopped"
+_LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
+
+
+def make_handler(kind):
+    """kazoo handler by name; 'gevent' under gunicorn's gevent workers."""
+    if kind == "gevent":
+        from kazoo.handlers.gevent import SequentialGeventHandler
+
+        return SequentialGeventHandler()
+    from kazoo.handlers.threading import SequentialThreadingHandler
+
+    return SequentialThreadingHandler()
+
+
+class Cluster:
+    """The connection to one ZooKeeper ensemble (one zkidc)."""
+
+    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=2.0):
+        self.name = name
+        self.hosts = hosts
+        self.session_timeout = float(session_timeout)
+        self.auth = auth  # (scheme, credential) or None
+        self.handler_kind = handler
+        self.op_timeout = float(op_timeout)
+        self.state = STOPPED
+        self.session_id = None
+        self._client = None
+        self.handler = None
+        self._lock = threading.Lock()
+        self._session_listeners = []
+        self._connected = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def client(self):
+        """The kazoo client, started on first use (after any fork)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._start()
+        return self._client
+
+    def _start(self):
+        client = KazooClient(
+            hosts=self.hosts,
+            timeout=self.session_timeout,
+            handler=make_handler(self.handler_kind),
+            connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 2},
+            auth_data=[self.auth] if self.auth else None,
+        )
+        client.add_listener(self._on_state)
+        self.handler = client.handler
+        self.state = SUSPENDED
+        self._client = client
+        client.start_async()
+
+    def stop(self):
+        """Close the session: ephemeral members owned by it vanish at once."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.stop()
+                client.close()
+            except Exception:  # closing a dead connection is not worth a traceback
+                log.debug("closing zkidc %s", self.name, exc_info=True)
+        self.state = STOPPED
+        self._connected.clear()
+
+    def on_session(self, listener):
+        """Call ``listener(new_session: bool)`` on every (re)connection.
+
+        Runs on kazoo's event thread: it must not block or call ZooKeeper.
+        """
+        self._session_listeners.append(listener)
+
+    def _on_state(self, state):
+        if state == KazooState.CONNECTED:
+            session = self._client.client_id[0] if self._client and self._client.client_id else None
+            new = session != self.session_id
+            self.session_id = session
+            self.state = CONNECTED
+            self._connected.set()
+            log.info("zkidc %s connected (session 0x%x%s)", self.name, session or 0, ", new" if new else "")
+            for listener in self._session_listeners:
+                listener(new)
+        else:
+            self._connected.clear()
+            self.state = LOST if state == KazooState.LOST else SUSPENDED
+            log.warning("zkidc %s %s", self.name, self.state)
+
+    @property
+    def connected(self):
+        return self.state == CONNECTED
+
+    def wait_connected(self, timeout=None):
+        self.client  # noqa: B018 - start on first use
+        return self._connected.wait(self.op_timeout if timeout is None else timeout)
+
+    # -- calls -------------------------------------------------------------
+
+    def call(self, method, *args, **kwargs):
+        """Run ``client.<method>_async(*args)`` and wait at most op_timeout.
+
+        ZooKeeper errors about the data (NoNodeError, NodeExistsError ...)
+        pass through; trouble reaching ZooKeeper becomes Unavailable.
+        """
+        return self.wait(self.submit(method, *args, **kwargs))
+
+    def submit(self, method, *args, **kwargs):
+        """Send ``client.<method>_async(*args)``; pipeline several, then wait()."""
+        self._ready()
+        return getattr(self._client, method + "_async")(*args, **kwargs)
+
+    def commit(self, transaction):
+        """Commit a kazoo transaction within op_timeout; returns its results."""
+        self._ready()
+        return self.wait(transaction.commit_async())
+
+    def transaction(self):
+        return self.client.transaction()
+
+    def wait(self, async_result):
+        try:
+            return async_result.get(timeout=self.op_timeout)
+        except _LOST_CALLS as exc:
+            raise Unavailable("ZooKeeper zkidc %s: %s" % (self.name, type(exc).__name__)) from None
+        except self.handler.timeout_exception:
+            raise Unavailable(
+                "ZooKeeper zkidc %s did not answer within %.1f s" % (self.name, self.op_timeout)
+            ) from None
+
+    def _ready(self):
+        if not self.wait_connected():
+            raise Unavailable("ZooKeeper zkidc %s is not reachable (%s)" % (self.name, self.state))

@@ -1,0 +1,143 @@
+"""The Twitter ServerSet member format, written strictly and read leniently.
+
+Finagle's ``zk2!`` resolver, twitter.common and Aurora read members as UTF-8
+JSON with ``serviceEndpoint``, ``additionalEndpoints`` and ``status``. We
+always write that shape; we read whatever is there as well as it can be read,
+because other writers share the tree.
+"""
+import ipaddress
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+ALIVE, STOPPED, DEAD = "ALIVE", "STOPPED", "DEAD"
+STATUSES = (ALIVE, STOPPED, DEAD, "STARTING", "STOPPING", "WARNING", "UNKNOWN")
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
+)
+
+
+def valid_host(host):
+    """An IP address (v4 or v6) or a DNS host name."""
+    if not isinstance(host, str) or not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return _HOSTNAME.fullmatch(host) is not None
+
+
+def valid_port(port):
+    return isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535
+
+
+@dataclass(frozen=True)
+class Member:
+    """One server or instance as published under a service node."""
+
+    host: str
+    port: int
+    status: str = ALIVE
+    additional: dict = field(default_factory=dict)  # name -> (host, port)
+    metadata: dict = field(default_factory=dict)  # str -> str
+    shard: int | None = None
+    instance: dict = field(default_factory=dict)  # dialect fields, ignored by ServerSet readers
+
+    @property
+    def alive(self):
+        return self.status == ALIVE
+
+
+def encode(member):
+    """Member -> ServerSet JSON bytes (deterministic: same member, same bytes)."""
+    doc = {
+        "serviceEndpoint": {"host": member.host, "port": int(member.port)},
+        "additionalEndpoints": {
+            name: {"host": h, "port": int(p)} for name, (h, p) in member.additional.items()
+        },
+        "status": member.status,
+        "metadata": {str(k): str(v) for k, v in member.metadata.items()},
+    }
+    if member.shard is not None:
+        doc["shard"] = int(member.shard)
+    if member.instance:
+        doc["instance"] = member.instance
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _endpoint(value):
+    if not isinstance(value, dict):
+        return None
+    host, port = value.get("host"), value.get("port")
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if not isinstance(host, str) or not host or not valid_port(port):
+        return None
+    return host, port
+
+
+def _plain(text):
+    """Some writers store ``host:port`` as plain text."""
+    host, sep, port = text.strip().rpartition(":")
+    if sep and port.isdigit() and valid_port(int(port)) and host:
+        return Member(host=host.strip("[]"), port=int(port))
+    return None
+
+
+def decode(data):
+    """ServerSet bytes -> Member, or None when nothing usable is in there.
+
+    Never raises: a member written by someone else must not break a listing.
+    """
+    if not data:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except (UnicodeDecodeError, AttributeError):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return _plain(text)
+    if not isinstance(doc, dict):
+        return None
+    main = _endpoint(doc.get("serviceEndpoint"))
+    if main is None:
+        return None
+    extra = doc.get("additionalEndpoints")
+    additional = {}
+    if isinstance(extra, dict):
+        for name, value in extra.items():
+            ep = _endpoint(value)
+            if ep is not None:
+                additional[str(name)] = ep
+    status = doc.get("status", ALIVE)
+    if not isinstance(status, str) or status not in STATUSES:
+        status = "UNKNOWN"
+    metadata = doc.get("metadata")
+    metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
+    shard = doc.get("shard")
+    shard = shard if isinstance(shard, int) and not isinstance(shard, bool) else None
+    instance = doc.get("instance")
+    instance = instance if isinstance(instance, dict) else {}
+    return Member(main[0], main[1], status, additional, metadata, shard, instance)
+
+
+def decode_attributes(data):
+    """Service node data -> dict of attributes; empty or odd data gives {}."""
+    if not data:
+        return {}
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def encode_attributes(attrs):
+    return json.dumps(attrs, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,61 @@
+"""All configured zkidcs of one gateway process.
+
+One Catalog (and so one kazoo client) per zkidc per process, created on
+first use so that it is made after gunicorn forks its workers.
+"""
+import threading
+
+from .catalog import Catalog
+from .cluster import Cluster
+from .errors import UnknownZkidc
+from .paths import Layout
+
+
+class Registry:
+    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=2.0):
+        """``zkidcs``: name -> dict(hosts=..., session_timeout=..., auth=(scheme, cred) or None)."""
+        self.settings = dict(zkidcs)
+        self.layout = Layout(root)
+        self.handler = handler
+        self.op_timeout = op_timeout
+        self._catalogs = {}
+        self._lock = threading.Lock()
+
+    @property
+    def names(self):
+        return list(self.settings)
+
+    def get(self, name):
+        """The Catalog of zkidc ``name``; UnknownZkidc when not configured."""
+        catalog = self._catalogs.get(name)
+        if catalog is not None:
+            return catalog
+        if name not in self.settings:
+            raise UnknownZkidc(
+                "unknown zkidc %r; configured: %s" % (str(name)[:64], ", ".join(sorted(self.settings)))
+            )
+        with self._lock:
+            catalog = self._catalogs.get(name)
+            if catalog is None:
+                s = self.settings[name]
+                cluster = Cluster(
+                    name,
+                    s["hosts"],
+                    session_timeout=s.get("session_timeout", 30.0),
+                    auth=s.get("auth"),
+                    handler=self.handler,
+                    op_timeout=self.op_timeout,
+                )
+                catalog = Catalog(cluster, self.layout)
+                catalog.start()
+                self._catalogs[name] = catalog
+        return catalog
+
+    def started(self):
+        """name -> Catalog of the zkidcs in use so far."""
+        return dict(self._catalogs)
+
+    def stop(self):
+        for catalog in self._catalogs.values():
+            catalog.stop()
+        self._catalogs.clear()

@@ -1,0 +1,239 @@
+"""Real ZooKeeper servers on loopback, from Debian's ``zookeeper`` package.
+
+Used by ``soa-gateway serve --dev``, by the tests and by the benchmarks, so
+that all three run against the real thing. The Java process is tied to its
+parent (PR_SET_PDEATHSIG): if the parent dies, so does ZooKeeper.
+"""
+import ctypes
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+CLASSPATH_ENV = "ZOOKEEPER_CLASSPATH"
+DEBIAN_JARS = "/usr/share/java"
+
+
+class ZooKeeperMissing(RuntimeError):
+    pass
+
+
+def classpath():
+    if os.environ.get(CLASSPATH_ENV):
+        return os.environ[CLASSPATH_ENV]
+    if not os.path.exists(os.path.join(DEBIAN_JARS, "zookeeper.jar")):
+        raise ZooKeeperMissing(
+            "ZooKeeper is not installed: run 'apt-get install -y zookeeper' (Debian) "
+            "or set %s to a classpath holding the ZooKeeper server jars" % CLASSPATH_ENV
+        )
+    # zookeeper.jar's manifest lacks netty; every jar of the package's dependencies is simplest.
+    return os.path.join(DEBIAN_JARS, "*")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def four_letter(port, word, timeout=0.5):
+    """Send a ZooKeeper four-letter command; the answer, or None if unreachable."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout) as s:
+            s.sendall(word.encode())
+            chunks = []
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return None
+
+
+class ZooKeeperServer:
+    """One ZooKeeper server process (standalone, or one member of an Ensemble)."""
+
+    def __init__(self, port=None, data_dir=None, server_id=None, peers=None, tick_ms=500, fsync=True, heap_mb=256):
+        self.port = port or free_port()
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="zk-")
+        self.server_id = server_id
+        self.peers = peers  # {id: (quorum_port, election_port)} for an ensemble
+        self.tick_ms = tick_ms
+        self.fsync = fsync
+        self.heap_mb = heap_mb
+        self.process = None
+
+    @property
+    def hosts(self):
+        return "127.0.0.1:%d" % self.port
+
+    def _write_config(self):
+        os.makedirs(os.path.join(self.data_dir, "data"), exist_ok=True)
+        lines = [
+            "tickTime=%d" % self.tick_ms,
+            "initLimit=20",
+            "syncLimit=10",
+            "dataDir=%s" % os.path.join(self.data_dir, "data"),
+            "clientPort=%d" % self.port,
+            "clientPortAddress=127.0.0.1",
+            "admin.enableServer=false",
+            "minSessionTimeout=1000",
+            "maxSessionTimeout=120000",
+            "maxClientCnxns=0",
+            "4lw.commands.whitelist=ruok,srvr,stat,mntr",
+            "forceSync=%s" % ("yes" if self.fsync else "no"),
+        ]
+        if self.peers:
+            for sid, (quorum, election) in sorted(self.peers.items()):
+                lines.append("server.%d=127.0.0.1:%d:%d" % (sid, quorum, election))
+            with open(os.path.join(self.data_dir, "data", "myid"), "w") as f:
+                f.write("%d\n" % self.server_id)
+        path = os.path.join(self.data_dir, "zoo.cfg")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def start(self, wait=True, timeout=30.0):
+        config = self._write_config()
+        log = open(os.path.join(self.data_dir, "zookeeper.log"), "ab")
+        self.process = subprocess.Popen(
+            [
+                "java",
+                "-Xmx%dm" % self.heap_mb,
+                "-XX:+UseSerialGC",
+                "-Dzookeeper.log.dir=%s" % self.data_dir,
+                "-Dzookeeper.admin.enableServer=false",
+                "-cp",
+                classpath(),
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                config,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+        if wait:
+            self.wait_serving(timeout)
+        return self
+
+    def mode(self):
+        """'standalone', 'leader', 'follower', or None when not serving."""
+        answer = four_letter(self.port, "srvr")
+        if not answer:
+            return None
+        for line in answer.splitlines():
+            if line.startswith("Mode:"):
+                return line.split(":", 1)[1].strip()
+        return None
+
+    def wait_serving(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("ZooKeeper exited with %s; see %s/zookeeper.log" % (self.process.returncode, self.data_dir))
+            if self.mode() in ("standalone", "leader", "follower"):
+                return
+            time.sleep(0.05)
+        raise TimeoutError("ZooKeeper on port %d not serving after %.0f s" % (self.port, timeout))
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, kill=False):
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def cleanup(self):
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class Ensemble:
+    """N ZooKeeper servers on loopback forming one quorum."""
+
+    def __init__(self, size=3, base_dir=None, **options):
+        self.base_dir = base_dir or tempfile.mkdtemp(prefix="zk-ensemble-")
+        peers = {sid: (free_port(), free_port()) for sid in range(1, size + 1)}
+        self.servers = [
+            ZooKeeperServer(data_dir=os.path.join(self.base_dir, "zk%d" % sid), server_id=sid, peers=peers, **options)
+            for sid in peers
+        ]
+
+    @property
+    def hosts(self):
+        return ",".join(s.hosts for s in self.servers)
+
+    def start(self, timeout=60.0):
+        for server in self.servers:
+            server.start(wait=False)
+        for server in self.servers:
+            server.wait_serving(timeout)
+        return self
+
+    def leader(self):
+        for server in self.servers:
+            if server.mode() == "leader":
+                return server
+        return None
+
+    def stop(self):
+        for server in self.servers:
+            server.stop()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+def stray_java_processes(data_dir):
+    """Java processes whose command line mentions ``data_dir`` (for tests)."""
+    found = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"java") and any(data_dir.encode() in a for a in args):
+            found.append(int(cmdline.split("/")[2]))
+    return found
+
+
+def ensure_paths(hosts, paths):
+    """Create persistent paths (e.g. the --dev chroots) with a short-lived client."""
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=hosts)
+    client.start(timeout=15)
+    try:
+        for path in paths:
+            client.ensure_path(path)
+    finally:
+        client.stop()
+        client.close()

@@ -1,0 +1,308 @@
+"""A two-level view of ``root/<group>/<leaf>`` kept current by watches.
+
+Reads are answered from memory; ZooKeeper is asked only when a watch says
+something changed. One worker per tree applies changes in batches and
+publishes an immutable snapshot, so readers never see half an update.
+
+kazoo does not re-send watches after a reconnect, so every (re)connection
+triggers a full resync that re-reads and re-watches everything. While the
+connection is down the last view stays readable and ``stale`` says so.
+"""
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+
+from kazoo.exceptions import NoNodeError
+from kazoo.protocol.states import EventType
+
+from .errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+_RESYNC = ("resync",)
+_ROOT = ("root",)
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class Leaf:
+    name: str
+    data: bytes
+    stat: object  # kazoo ZnodeStat
+    value: object  # what ``decode`` made of data
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    data: bytes = b""
+    stat: object = None  # of the group node itself
+    pzxid: int = 0  # zxid of the last child created or deleted
+    leaves: dict = field(default_factory=dict)
+
+    @property
+    def version(self):
+        """Grows with every change to the group, its data or a leaf: the same
+        value on every gateway that sees the same ZooKeeper state."""
+        zxids = [self.pzxid, self.stat.mzxid if self.stat else 0]
+        zxids.extend(leaf.stat.mzxid for leaf in self.leaves.values())
+        return max(zxids)
+
+
+class WatchedTree:
+    def __init__(self, cluster, root, accept_group, accept_leaf, decode):
+        self.cluster = cluster
+        self.root = root
+        self._accept_group = accept_group
+        self._accept_leaf = accept_leaf
+        self._decode = decode
+        self._published = {}
+        self._work = {}
+        self._dirty = {}
+        self._cond = threading.Condition()
+        self._started = 0
+        self._done = 0
+        self._listeners = []
+        self._skipped = set()
+        self._loaded = threading.Event()
+        self._wake = None
+
+    # -- life --------------------------------------------------------------
+
+    def start(self):
+        handler = self.cluster.client.handler
+        self._wake = handler.queue_impl()
+        handler.spawn(self._run)
+        self.cluster.on_session(lambda new: self._mark(_RESYNC))
+        self._mark(_RESYNC)
+
+    def stop(self):
+        if self._wake is not None:
+            self._wake.put(_STOP)
+
+    def subscribe(self, listener):
+        """``listener(changed_group_names)`` after each published batch."""
+        self._listeners.append(listener)
+
+    # -- reads -------------------------------------------------------------
+
+    @property
+    def loaded(self):
+        return self._loaded.is_set()
+
+    @property
+    def stale(self):
+        """True while the view may be behind ZooKeeper."""
+        return not (self.cluster.connected and self._loaded.is_set())
+
+    def groups(self):
+        """The whole snapshot, name -> Group. Raises Unavailable if never loaded."""
+        self._need_loaded()
+        return self._published
+
+    def group(self, name):
+        self._need_loaded()
+        return self._published.get(name)
+
+    def _need_loaded(self):
+        if not self._loaded.is_set() and not self._loaded.wait(self.cluster.op_timeout):
+            raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
+
+    def sync(self, name=None, timeout=None):
+        """Re-read one group (or the root) now and wait until it is published.
+
+        Writers call this so that the same client reads its own write at once.
+        """
+        with self._cond:
+            after = self._started
+        self._mark(("group", name) if name else _ROOT)
+        deadline = self.cluster.op_timeout if timeout is None else timeout
+        with self._cond:
+            self._cond.wait_for(lambda: self._done > after, deadline)
+
+    # -- events ------------------------------------------------------------
+
+    def _mark(self, item):
+        with self._cond:
+            new = item not in self._dirty
+            self._dirty[item] = None
+        if new and self._wake is not None:
+            self._wake.put(item)
+
+    def _on_event(self, event):
+        if event.type == EventType.NONE or not event.path:
+            return
+        path = event.path
+        if path == self.root:
+            self._mark(_ROOT)
+            return
+        if not path.startswith(self.root + "/"):
+            return
+        parts = path[len(self.root) + 1 :].split("/")
+        if len(parts) == 1:
+            if event.type == EventType.CHILD:
+                self._mark(("group", parts[0]))
+            elif event.type == EventType.CHANGED:
+                self._mark(("gdata", parts[0]))
+            else:
+                self._mark(_ROOT)
+        elif len(parts) == 2:
+            self._mark(("leaf", parts[0], parts[1]))
+
+    # -- worker ------------------------------------------------------------
+
+    def _run(self):
+        while True:
+            if self._wake.get() is _STOP:
+                return
+            with self._cond:
+                items = list(self._dirty)
+                self._dirty.clear()
+                self._started += 1
+            changed = set()
+            try:
+                self._apply(items, changed)
+            except Unavailable as exc:
+                log.warning("cache of %s on %s: %s", self.root, self.cluster.name, exc.message)
+            except Exception:
+                log.exception("cache of %s on %s failed a batch", self.root, self.cluster.name)
+            if changed:
+                self._published = dict(self._work)
+            with self._cond:
+                self._done += 1
+                self._cond.notify_all()
+            if changed:
+                for listener in self._listeners:
+                    try:
+                        listener(changed)
+                    except Exception:
+                        log.exception("cache listener failed")
+
+    def _apply(self, items, changed):
+        if _RESYNC in items:
+            self._resync(changed)
+            return
+        for item in items:
+            kind = item[0]
+            if kind == "root":
+                self._refresh_root(changed)
+            elif kind == "group":
+                if item[1] is None:
+                    self._refresh_root(changed)
+                elif item[1] in self._work or self._accept_group(item[1]):
+                    self._load_groups([item[1]], changed)
+            elif kind == "gdata" and item[1] in self._work:
+                self._refresh_group_data(item[1], changed)
+            elif kind == "leaf" and item[1] in self._work:
+                self._refresh_leaf(item[1], item[2], changed)
+
+    def _path(self, *names):
+        return "/".join((self.root,) + names)
+
+    def _root_children(self):
+        try:
+            children = self.cluster.call("get_children", self.root, watch=self._on_event)
+        except NoNodeError:
+            self.cluster.call("exists", self.root, watch=self._on_event)
+            return []
+        names = []
+        for name in children:
+            if self._accept_group(name):
+                names.append(name)
+            elif name not in self._skipped:
+                self._skipped.add(name)
+                log.warning("skipping %s/%s: not a valid service name", self.root, name)
+        return names
+
+    def _resync(self, changed):
+        names = self._root_children()
+        before = self._work
+        self._work = {}
+        self._load_groups(names, changed, reuse=before)
+        changed.update(set(before) - set(self._work))
+        for name, group in self._work.items():
+            if before.get(name) != group:
+                changed.add(name)
+        self._loaded.set()
+
+    def _refresh_root(self, changed):
+        names = self._root_children()
+        gone = set(self._work) - set(names)
+        for name in gone:
+            del self._work[name]
+        changed.update(gone)
+        self._load_groups([n for n in names if n not in self._work], changed)
+
+    def _load_groups(self, names, changed, reuse=None):
+        """Read (and watch) groups, their data and their leaves, pipelined."""
+        call = self.cluster.submit
+        pending = []
+        for name in names:
+            known = reuse is None and name in self._work  # its data watch is still set
+            pending.append((
+                name,
+                call("get_children", self._path(name), watch=self._on_event, include_data=True),
+                None if known else call("get", self._path(name), watch=self._on_event),
+            ))
+        loaded = []
+        for name, children_result, data_result in pending:
+            try:
+                children, cstat = self.cluster.wait(children_result)
+                if data_result is None:
+                    data, stat = self._work[name].data, self._work[name].stat
+                else:
+                    data, stat = self.cluster.wait(data_result)
+            except NoNodeError:
+                if self._work.pop(name, None) is not None:
+                    changed.add(name)
+                continue
+            loaded.append((name, [c for c in children if self._accept_leaf(c)], cstat, data, stat))
+        for name, leaf_names, cstat, data, stat in loaded:
+            known = {} if reuse is not None else getattr(self._work.get(name), "leaves", {})
+            leaves = self._fetch_leaves(name, [n for n in leaf_names if n not in known])
+            leaves.update((n, known[n]) for n in leaf_names if n in known)
+            group = Group(name, data or b"", stat, cstat.pzxid, leaves)
+            if group != self._work.get(name):
+                self._work[name] = group
+                changed.add(name)
+
+    def _fetch_leaves(self, group, names):
+        pending = [(n, self.cluster.submit("get", self._path(group, n), watch=self._on_event)) for n in names]
+        leaves = {}
+        for name, result in pending:
+            try:
+                data, stat = self.cluster.wait(result)
+            except NoNodeError:
+                continue
+            leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
+        return leaves
+
+    def _refresh_group_data(self, name, changed):
+        try:
+            data, stat = self.cluster.call("get", self._path(name), watch=self._on_event)
+        except NoNodeError:
+            return  # the root's child watch removes it
+        old = self._work[name]
+        self._work[name] = replace(old, data=data or b"", stat=stat)
+        changed.add(name)
+
+    def _refresh_leaf(self, group, name, changed):
+        old = self._work[group]
+        try:
+            data, stat = self.cluster.call("get", self._path(group, name), watch=self._on_event)
+        except NoNodeError:
+            if name in old.leaves:
+                leaves = dict(old.leaves)
+                del leaves[name]
+                self._work[group] = replace(old, leaves=leaves)
+                changed.add(group)
+            return
+        if not self._accept_leaf(name):
+            return
+        current = old.leaves.get(name)
+        if current is not None and current.stat.mzxid == stat.mzxid:
+            return
+        leaves = dict(old.leaves)
+        leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
+        self._work[group] = replace(old, leaves=leaves)
+        changed.add(group)
