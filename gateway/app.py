@@ -23,6 +23,8 @@ class Gateway:
             root=config.root,
             handler=config.handler,
             op_timeout=config.op_timeout,
+            eviction=config.eviction(),
+            replica=config.replica,
         )
         self.keys = Keys(config.keys, config.anonymous_read)
         self.dialects = []  # (url prefix, render(Problem) -> response), longest first
@@ -48,10 +50,10 @@ def create_app(config, start=True):
     gateway = Gateway(config)
     app.extensions["soa"] = gateway
 
-    for dialect in (health, admin):  # admin owns "/", so it comes last
+    for dialect in (health, admin):
         app.register_blueprint(dialect.blueprint)
-        gateway.dialects.append((dialect.PREFIX, dialect.render))
-    gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)
+        gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
+    gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
 
     @app.errorhandler(Exception)
     def _error(error):

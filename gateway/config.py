@@ -63,6 +63,7 @@ class Config:
     workers: int = 1
     handler: str = "threading"  # kazoo handler; 'gevent' under gunicorn
     op_timeout: float = 2.0  # seconds a ZooKeeper call may take before 503
+    advertise: str = ""  # host:port other replicas and clients reach this one at (default: bind)
     dev: bool = False
     extra: dict = field(default_factory=dict)  # dialect sections, e.g. [discovery]
 
@@ -86,6 +87,20 @@ class Config:
     def section(self, name):
         return self.extra.get(name, {})
 
+    @property
+    def replica(self):
+        """How this replica names itself to the others (nodes, eviction lock)."""
+        return self.advertise or self.bind
+
+    def eviction(self):
+        from zk.evictor import EvictionSettings
+
+        section = self.section("eviction")
+        try:
+            return EvictionSettings(**{k: float(v) for k, v in section.items()})
+        except TypeError as exc:
+            raise ConfigError("[eviction]: %s" % exc) from None
+
 
 def _bool(value):
     if isinstance(value, bool):
@@ -97,7 +112,15 @@ def _bool(value):
     raise ConfigError("not a boolean: %r" % value)
 
 
-_GATEWAY_TYPES = {"default_zkidc": str, "root": str, "anonymous_read": _bool, "bind": str, "workers": int, "op_timeout": float}
+_GATEWAY_TYPES = {
+    "default_zkidc": str,
+    "root": str,
+    "anonymous_read": _bool,
+    "bind": str,
+    "advertise": str,
+    "workers": int,
+    "op_timeout": float,
+}
 _ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str}
 
 

@@ -3,7 +3,7 @@ from flask import Blueprint, jsonify
 
 from .app import current
 
-PREFIX = "/healthz"
+PREFIXES = ("/healthz", "/readyz")
 blueprint = Blueprint("health", __name__)
 
 

@@ -5,10 +5,12 @@ client reads its own write; reads come from the cache only.
 """
 import logging
 
-from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError, RolledBackError
+from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError
 
 from . import codec
 from .errors import NotEmpty, NotFound
+from .evictor import Evictor
+from .instances import Instances
 from .paths import Layout, is_member, is_service
 from .tree import WatchedTree
 
@@ -18,10 +20,12 @@ log = logging.getLogger(__name__)
 class Catalog:
     """Everything the gateway keeps on one ZooKeeper cluster (one zkidc)."""
 
-    def __init__(self, cluster, layout=None):
+    def __init__(self, cluster, layout=None, eviction=None, replica="gateway"):
         self.cluster = cluster
         self.layout = layout or Layout()
         self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, codec.decode)
+        self.instances = Instances(self)
+        self.evictor = Evictor(self.instances, eviction, replica)
         self._started = False
 
     @property
@@ -32,8 +36,12 @@ class Catalog:
         if not self._started:
             self._started = True
             self.tree.start()
+            self.instances.start()
+            self.evictor.start()
 
     def stop(self):
+        self.evictor.stop()
+        self.instances.leases.stop()
         self.tree.stop()
         self.cluster.stop()
 
@@ -92,7 +100,7 @@ class Catalog:
                 for child in self.cluster.call("get_children", path):
                     transaction.delete("%s/%s" % (path, child))
                 transaction.delete(path)
-                _check(self.cluster.commit(transaction))
+                self.cluster.commit(transaction)
             else:
                 self.cluster.call("delete", path)
         except NoNodeError:
@@ -120,10 +128,3 @@ class Catalog:
             raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name)) from None
         self.tree.sync(service)
 
-
-def _check(results):
-    """Raise the first error of a committed transaction's results."""
-    for result in results:
-        if isinstance(result, Exception) and not isinstance(result, RolledBackError):
-            raise result
-    return results

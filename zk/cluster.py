@@ -9,7 +9,13 @@ import logging
 import threading
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, OperationTimeoutError, SessionExpiredError
+from kazoo.exceptions import (
+    ConnectionClosedError,
+    ConnectionLoss,
+    OperationTimeoutError,
+    RolledBackError,
+    SessionExpiredError,
+)
 
 from .errors import Unavailable
 
@@ -131,9 +137,17 @@ class Cluster:
         return getattr(self._client, method + "_async")(*args, **kwargs)
 
     def commit(self, transaction):
-        """Commit a kazoo transaction within op_timeout; returns its results."""
+        """Commit a kazoo transaction within op_timeout; returns its results.
+
+        kazoo reports a failed transaction as exception objects in the
+        results; the first real one (not RolledBackError) is raised here.
+        """
         self._ready()
-        return self.wait(transaction.commit_async())
+        results = self.wait(transaction.commit_async())
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, RolledBackError):
+                raise result
+        return results
 
     def transaction(self):
         return self.client.transaction()

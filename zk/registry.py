@@ -12,9 +12,11 @@ from .paths import Layout
 
 
 class Registry:
-    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=2.0):
+    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=2.0, eviction=None, replica="gateway"):
         """``zkidcs``: name -> dict(hosts=..., session_timeout=..., auth=(scheme, cred) or None)."""
         self.settings = dict(zkidcs)
+        self.eviction = eviction
+        self.replica = replica
         self.layout = Layout(root)
         self.handler = handler
         self.op_timeout = op_timeout
@@ -46,7 +48,7 @@ class Registry:
                     handler=self.handler,
                     op_timeout=self.op_timeout,
                 )
-                catalog = Catalog(cluster, self.layout)
+                catalog = Catalog(cluster, self.layout, self.eviction, self.replica)
                 catalog.start()
                 self._catalogs[name] = catalog
         return catalog

@@ -66,6 +66,7 @@ class WatchedTree:
         self._skipped = set()
         self._loaded = threading.Event()
         self._wake = None
+        self.leaf_updates = 0  # data changes of known leaves (lease renews)
 
     # -- life --------------------------------------------------------------
 
@@ -302,6 +303,8 @@ class WatchedTree:
         current = old.leaves.get(name)
         if current is not None and current.stat.mzxid == stat.mzxid:
             return
+        if current is not None:
+            self.leaf_updates += 1
         leaves = dict(old.leaves)
         leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
         self._work[group] = replace(old, leaves=leaves)

@@ -6,6 +6,6 @@ with a fitting HTTP status on failure.
 from .envelope import render
 from .views import blueprint
 
-PREFIX = "/"
+PREFIXES = ("/",)
 
-__all__ = ["PREFIX", "blueprint", "render"]
+__all__ = ["PREFIXES", "blueprint", "render"]

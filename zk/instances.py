@@ -1,0 +1,357 @@
+"""Members that applications register and keep alive with heartbeats.
+
+Each registered instance has an identity (the dialect decides what it is
+made of) and two znodes:
+
+- its member, EPHEMERAL_SEQUENTIAL under ``/soa/services/<service>``, owned
+  by this process's session and carrying ``instance.lease`` (the identity key)
+  and ``instance.policy`` (when it lapses);
+- its lease, PERSISTENT at ``/soa/leases/<service>/<identity key>``. A renew
+  is one ``set`` on it, so its ``mtime`` (ZooKeeper's clock) is the last
+  heartbeat whichever gateway replica heard it; nothing under /soa/services
+  is written by a renew.
+
+Every change of a member is one transaction: create the new member, delete
+the old one, touch the lease with its expected version (so two replicas
+registering the same identity at once cannot both win). After a session
+expiry the members this process owned are re-created on the new session.
+"""
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, replace
+
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from . import codec
+from .errors import NotFound, Unavailable
+from .paths import is_service
+from .tree import WatchedTree
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When an instance that stops renewing lapses (seconds; None = never)."""
+
+    ttl: float | None = 90.0  # removed after this long without a renew
+    unhealthy_after: float | None = None  # published as DEAD after this long
+    renew_interval: float = 30.0  # how often its clients renew (self-preservation)
+    self_preservation: bool = True
+
+    @classmethod
+    def of(cls, member):
+        doc = member.instance.get("policy")
+        if not isinstance(doc, dict):
+            return cls()
+        try:
+            return cls(**{k: doc[k] for k in ("ttl", "unhealthy_after", "renew_interval", "self_preservation") if k in doc})
+        except TypeError:
+            return cls()
+
+
+def identity_key(*parts):
+    """A znode-safe, fixed-length key for an identity tuple."""
+    return hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Instances:
+    """Registration, renew, cancel and recovery of leased members on one zkidc."""
+
+    def __init__(self, catalog, attempts=4):
+        self.catalog = catalog
+        self.cluster = catalog.cluster
+        self.root = catalog.layout.beside("leases")
+        self.leases = WatchedTree(self.cluster, self.root, is_service, lambda name: True, lambda data: None)
+        self.attempts = attempts
+        self._owned = {}  # (service, key) -> Member this process last published
+        self._sessions = set()  # every session id this process has had
+        self._parents = set()
+        self._index = {}
+        self.counters = {"registrations": 0, "renews": 0, "cancels": 0, "recreated": 0}
+
+    def start(self):
+        self.leases.start()
+        self.cluster.on_session(self._on_session)
+
+    # -- lookups -----------------------------------------------------------
+
+    def lookup(self, service, key):
+        """Leaves of ``service`` published for identity ``key`` (from the cache)."""
+        group = self.catalog.tree.group(service)
+        if group is None:
+            return []
+        cached = self._index.get(service)
+        if cached is None or cached[0] is not group:
+            index = {}
+            for leaf in group.leaves.values():
+                lease = leaf.value.instance.get("lease") if leaf.value is not None else None
+                if lease:
+                    index.setdefault(lease, []).append(leaf)
+            cached = self._index[service] = (group, index)
+        return cached[1].get(key, [])
+
+    def _current(self, service, key):
+        """lookup(), re-reading the service first when the cache has nothing."""
+        leaves = self.lookup(service, key)
+        if not leaves:
+            self.catalog.tree.sync(service)
+            leaves = self.lookup(service, key)
+        return leaves
+
+    def last_renew(self, service, key):
+        """Seconds since the epoch of the last renew (or registration), or None."""
+        group = self.leases.groups().get(service) if self.leases.loaded else None
+        leaf = group.leaves.get(key) if group else None
+        return leaf.stat.mtime / 1000.0 if leaf else None
+
+    def lease_path(self, service, key):
+        return "%s/%s/%s" % (self.root, service, key)
+
+    # -- writes ------------------------------------------------------------
+
+    def register(self, service, key, build, policy):
+        """Publish ``build(old_member_or_None)`` for identity ``key``.
+
+        Returns (member key, created) where created is False when an earlier
+        registration of the same identity was replaced.
+        """
+        self._ensure_parents(service)
+
+        def stamp(old):
+            return self._stamp(build(old), key, policy)
+
+        # The common case, a new identity, takes one round trip; an identity
+        # registered before (its lease exists) is replaced instead.
+        done = self._create(service, key, stamp(None))
+        for _ in range(self.attempts):
+            if done is not None:
+                return done
+            done = self._swap(service, key, stamp)
+        raise Unavailable("registration of %s in %s kept conflicting; retry" % (key, service))
+
+    def _create(self, service, key, member):
+        """Create lease and member together; None when the lease exists."""
+        txn = self.cluster.transaction()
+        txn.create(self.lease_path(service, key), b"")
+        txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
+        try:
+            results = self.cluster.commit(txn)
+        except NodeExistsError:
+            return None
+        except NoNodeError:  # the service or the lease parent went away meanwhile
+            self._parents.discard(service)
+            self._ensure_parents(service)
+            return None
+        return self._published(service, key, member, results[1], created=True)
+
+    def replace(self, service, key, build):
+        """Republish an existing identity as ``build(old_member)`` (status changes)."""
+        if not self._current(service, key):
+            raise NotFound("instance is not registered")
+        for _ in range(self.attempts):
+            done = self._swap(service, key, lambda old: self._restamp(build(old), old), must_exist=True)
+            if done is not None:
+                return done[0]
+        raise Unavailable("update of %s in %s kept conflicting; retry" % (key, service))
+
+    def _swap(self, service, key, build, must_exist=False):
+        """One attempt at replacing the identity's member(s); None to retry."""
+        lease = self.lease_path(service, key)
+        stat = self.cluster.call("exists", lease)
+        self.catalog.tree.sync(service)
+        olds = self.lookup(service, key)
+        if must_exist and not olds:
+            raise NotFound("instance is not registered")
+        if stat is None:
+            if must_exist:
+                raise NotFound("instance is not registered")
+            return self._adopt(service, key, olds, build) if olds else self._create(service, key, build(None))
+        member = build(olds[0].value if olds else None)
+        txn = self.cluster.transaction()
+        txn.set_data(lease, b"", version=stat.version)
+        txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
+        for leaf in olds:
+            txn.delete(self.catalog.layout.member(service, leaf.name))
+        try:
+            results = self.cluster.commit(txn)
+        except (BadVersionError, NoNodeError, NodeExistsError):
+            return None
+        return self._published(service, key, member, results[1], created=not olds)
+
+    def _adopt(self, service, key, olds, build):
+        """Members without a lease (it was removed by hand): give them one."""
+        member = build(olds[0].value)
+        txn = self.cluster.transaction()
+        txn.create(self.lease_path(service, key), b"")
+        txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
+        for leaf in olds:
+            txn.delete(self.catalog.layout.member(service, leaf.name))
+        try:
+            results = self.cluster.commit(txn)
+        except (NodeExistsError, NoNodeError):
+            return None
+        return self._published(service, key, member, results[1], created=False)
+
+    def renew(self, service, key):
+        """Heartbeat: one write to the lease. Returns the published Member.
+
+        NotFound when the instance is not (or no longer) registered: its
+        client should register again.
+        """
+        leaves = self._current(service, key)
+        if not leaves:
+            raise NotFound("instance is not registered")
+        try:
+            self.cluster.call("set", self.lease_path(service, key), b"")
+        except NoNodeError:
+            raise NotFound("instance lease expired; register again") from None
+        self.counters["renews"] += 1
+        member = leaves[0].value
+        if member.instance.get("lapsed"):  # it had been marked DEAD for silence
+            self.replace(service, key, lambda old: replace(old, status=codec.ALIVE, instance=_without(old.instance, "lapsed")))
+        return member
+
+    def cancel(self, service, key):
+        """Remove the identity's member(s) and lease at once."""
+        for _ in range(self.attempts):
+            leaves = self._current(service, key)
+            lease = self.lease_path(service, key)
+            stat = self.cluster.call("exists", lease)
+            if not leaves and stat is None:
+                raise NotFound("instance is not registered")
+            txn = self.cluster.transaction()
+            for leaf in leaves:
+                txn.delete(self.catalog.layout.member(service, leaf.name))
+            if stat is not None:
+                txn.delete(lease)
+            try:
+                self.cluster.commit(txn)
+            except NoNodeError:
+                self.catalog.tree.sync(service)
+                continue
+            self._owned.pop((service, key), None)
+            self.counters["cancels"] += 1
+            self.catalog.tree.sync(service)
+            return
+        raise Unavailable("cancel of %s in %s kept conflicting; retry" % (key, service))
+
+    def evict(self, service, leaf):
+        """Remove one lapsed member and its lease (the evictor's job)."""
+        key = leaf.value.instance.get("lease")
+        txn = self.cluster.transaction()
+        txn.delete(self.catalog.layout.member(service, leaf.name), version=leaf.stat.version)
+        if key and self.cluster.call("exists", self.lease_path(service, key)) is not None:
+            txn.delete(self.lease_path(service, key))
+        try:
+            self.cluster.commit(txn)
+        except (NoNodeError, BadVersionError):
+            return False
+        self._owned.pop((service, key), None)
+        return True
+
+    def delete_lease(self, service, key, version):
+        try:
+            self.cluster.call("delete", self.lease_path(service, key), version=version)
+        except (NoNodeError, BadVersionError):
+            pass
+
+    # -- helpers -----------------------------------------------------------
+
+    def _ensure_parents(self, service):
+        if service in self._parents:
+            return
+        if self.catalog.tree.group(service) is None:
+            self.catalog.create_service(service)
+        self.cluster.call("ensure_path", "%s/%s" % (self.root, service))
+        self._parents.add(service)
+
+    @staticmethod
+    def _stamp(member, key, policy):
+        return replace(member, instance={**member.instance, "lease": key, "policy": asdict(policy)})
+
+    @staticmethod
+    def _restamp(member, old):
+        keep = {k: old.instance[k] for k in ("lease", "policy") if k in old.instance and k not in member.instance}
+        return replace(member, instance={**member.instance, **keep})
+
+    def _published(self, service, key, member, path, created):
+        self._owned[(service, key)] = member
+        self.counters["registrations"] += 1
+        self.catalog.tree.sync(service)
+        return path.rsplit("/", 1)[1], created
+
+    # -- session expiry ----------------------------------------------------
+
+    def _on_session(self, new):
+        if not new:
+            return
+        first = not self._sessions
+        self._sessions.add(self.cluster.session_id)
+        if not first and self._owned:
+            self.cluster.handler.spawn(self.recover)
+
+    def recover(self):
+        """Re-create the members this process owned, on its new session.
+
+        A member still there under one of our old sessions (its expiry has
+        not reached the server yet) is replaced, not duplicated; one that
+        another replica now owns, or whose lease is gone, is let go.
+        """
+        session = self.cluster.session_id
+        try:
+            self.catalog.tree.sync()
+        except Unavailable:
+            return
+        recreated = 0
+        for (service, key), member in list(self._owned.items()):
+            try:
+                recreated += self._recover_one(service, key, member, session)
+            except Unavailable:
+                log.warning("recovery of %s/%s postponed: ZooKeeper unavailable", service, key)
+                return
+            except Exception:
+                log.exception("recovery of %s/%s failed", service, key)
+        self.counters["recreated"] += recreated
+        if recreated:
+            log.info("re-created %d ephemeral members on zkidc %s after session expiry", recreated, self.cluster.name)
+
+    def _recover_one(self, service, key, member, session):
+        self.catalog.tree.sync(service)
+        leaves = self.lookup(service, key)
+        if any(leaf.stat.ephemeralOwner == session for leaf in leaves):
+            return 0
+        if any(leaf.stat.ephemeralOwner not in self._sessions for leaf in leaves):
+            self._owned.pop((service, key), None)  # another replica has it now
+            return 0
+        stat = self.cluster.call("exists", self.lease_path(service, key))
+        if stat is None:
+            self._owned.pop((service, key), None)  # cancelled or evicted meanwhile
+            return 0
+        txn = self.cluster.transaction()
+        txn.set_data(self.lease_path(service, key), b"", version=stat.version)
+        txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
+        for leaf in leaves:  # ours, from a session the server has not expired yet
+            txn.delete(self.catalog.layout.member(service, leaf.name))
+        try:
+            self.cluster.commit(txn)
+        except (BadVersionError, NoNodeError, NodeExistsError):
+            return 0
+        self.catalog.tree.sync(service)
+        return 1
+
+    def forget_foreign(self):
+        """Drop owned entries another replica has taken over (memory hygiene)."""
+        session = self.cluster.session_id
+        for (service, key) in list(self._owned):
+            leaves = self.lookup(service, key)
+            if leaves and all(leaf.stat.ephemeralOwner != session for leaf in leaves):
+                self._owned.pop((service, key), None)
+
+    @property
+    def owned(self):
+        return len(self._owned)
+
+
+def _without(mapping, name):
+    return {k: v for k, v in mapping.items() if k != name}
