@@ -50,13 +50,7 @@ def chroot(zk):
 
 
 def make_config(hosts, prefix, gateway=None, sections=None, **zkidc_options):
-    doc = {
-        "gateway": {"default_zkidc": "qa", **(gateway or {})},
-        "zkidc": {name: {"hosts": "%s%s/%s" % (hosts, prefix, name), "session_timeout": 4.0, **zkidc_options} for name in ZKIDCS},
-        "keys": KEYS,
-        **(sections or {}),
-    }
-    return from_dict(doc, environ={})
+    return from_dict(config_doc(hosts, prefix, gateway, sections, **zkidc_options), environ={})
 
 
 @pytest.fixture
@@ -80,3 +74,30 @@ def client(app):
 def services_path(chroot):
     """Where the outside consumer finds zkidc qa's services."""
     return "%s/qa/soa/services" % chroot
+
+
+def config_doc(hosts, prefix, gateway=None, sections=None, **zkidc_options):
+    """The config file a real gateway process gets (same shape as make_config)."""
+    return {
+        "gateway": {"default_zkidc": "qa", **(gateway or {})},
+        "zkidc": {name: {"hosts": "%s%s/%s" % (hosts, prefix, name), "session_timeout": 4.0, **zkidc_options} for name in ZKIDCS},
+        "keys": KEYS,
+        **(sections or {}),
+    }
+
+
+@pytest.fixture
+def gateway_process(zk_server, chroot):
+    """Factory: start real `soa-gateway serve --config` processes on this test's chroot."""
+    from gateway.testing import GatewayProcess
+
+    started = []
+
+    def start(gateway=None, sections=None, **options):
+        process = GatewayProcess(config_doc(zk_server.hosts, chroot, gateway, sections), **options).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop(kill=True)

@@ -9,6 +9,7 @@ import logging
 import threading
 
 from kazoo.client import KazooClient, KazooState
+from kazoo.retry import KazooRetry
 from kazoo.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
@@ -66,11 +67,12 @@ class Cluster:
         return self._client
 
     def _start(self):
+        handler = make_handler(self.handler_kind)
         client = KazooClient(
             hosts=self.hosts,
             timeout=self.session_timeout,
-            handler=make_handler(self.handler_kind),
-            connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 2},
+            handler=handler,
+            connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2, sleep_func=handler.sleep_func),
             auth_data=[self.auth] if self.auth else None,
         )
         client.add_listener(self._on_state)
