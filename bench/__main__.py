@@ -1,0 +1,28 @@
+"""Run the benchmarks: `python -m bench` (all) or `python -m bench admin polaris`."""
+import importlib
+import pkgutil
+import sys
+
+import bench
+from bench.harness import Stack, report
+
+SUPPORT = {"harness", "hello"}
+
+
+def main(names):
+    modules = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in SUPPORT)
+    unknown = set(names) - set(modules)
+    if unknown:
+        sys.exit("unknown benchmark(s) %s; have %s" % (", ".join(sorted(unknown)), ", ".join(modules)))
+    missed = 0
+    for name in names or modules:
+        module = importlib.import_module("bench." + name)
+        with Stack(getattr(module, "SECTIONS", None)) as stack:
+            figures = module.run(stack)
+        report(name, figures)
+        missed += sum(1 for f in figures if f.passed is False)
+    print("\n%d target(s) missed" % missed)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
