@@ -5,13 +5,14 @@ client reads its own write; reads come from the cache only.
 """
 import logging
 
-from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from . import codec
-from .errors import NotEmpty, NotFound
+from .errors import Conflict, NotEmpty, NotFound
 from .evictor import Evictor
 from .instances import Instances
 from .paths import Layout, is_member, is_service
+from .rules import Rules, optimistic
 from .tree import WatchedTree
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Catalog:
         self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, codec.decode)
         self.instances = Instances(self)
         self.evictor = Evictor(self.instances, eviction, replica)
+        self.rules = Rules(cluster, self.layout.beside("rules"))
         self._started = False
 
     @property
@@ -38,9 +40,11 @@ class Catalog:
             self.tree.start()
             self.instances.start()
             self.evictor.start()
+            self.rules.start()
 
     def stop(self):
         self.evictor.stop()
+        self.rules.stop()
         self.instances.leases.stop()
         self.tree.stop()
         self.cluster.stop()
@@ -83,12 +87,31 @@ class Catalog:
             self.tree.sync()
         return True
 
-    def set_attributes(self, name, attributes):
+    def set_attributes(self, name, attributes, version=-1):
+        """Write the service node's data; with ``version``, only over that version."""
         try:
-            self.cluster.call("set", self.layout.service(name), codec.encode_attributes(attributes))
+            self.cluster.call("set", self.layout.service(name), codec.encode_attributes(attributes), version=version)
         except NoNodeError:
             raise NotFound("service %s does not exist on zkidc %s" % (name, self.name)) from None
-        self.tree.sync(name)
+        except BadVersionError:
+            raise Conflict("service %s was changed meanwhile" % name) from None
+        self.tree.sync(name, data=True)
+
+    def edit_attributes(self, name, change, attempts=5):
+        """Set the attributes to ``change(current attributes)`` without losing
+        a concurrent write; ``change`` returns None when nothing changes.
+        Returns True when something was written.
+        """
+
+        def step():
+            group = self.service(name)
+            attributes = change(codec.decode_attributes(group.data))
+            if attributes is None:
+                return False
+            self.set_attributes(name, attributes, version=group.stat.version)
+            return True
+
+        return optimistic(step, lambda: self.tree.sync(name, data=True), "service %s" % name, attempts)
 
     def delete_service(self, name, force=False):
         """Delete a service; one with members only when forced."""

@@ -39,3 +39,7 @@ class NotEmpty(RegistryError):
 
 class Unavailable(RegistryError):
     """ZooKeeper could not be reached in time; the caller may retry."""
+
+
+class Conflict(RegistryError):
+    """Someone else changed the node between our read and our write; retry."""

@@ -109,26 +109,39 @@ class WatchedTree:
         if not self._loaded.is_set() and not self._loaded.wait(self.cluster.op_timeout):
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
-    def sync(self, name=None, timeout=None):
+    def sync(self, name=None, timeout=None, data=False, leaf=None):
         """Re-read one group (or the root) now and wait until it is published.
 
         Writers call this so that the same client reads its own write at once.
+        The group's children are re-read; its own data (``data=True``) and a
+        leaf that existed before (``leaf=<name>``) only when asked, because
+        the watch event of a ``set`` may still be on its way when it returns.
         """
-        with self._cond:
-            after = self._started
-        self._mark(("group", name) if name else _ROOT)
+        items = [("group", name) if name else _ROOT]
+        if name and data:
+            items.append(("gdata", name))
+        if name and leaf:
+            items.append(("leaf", name, leaf))
+        after = self._mark(*items)
         deadline = self.cluster.op_timeout if timeout is None else timeout
         with self._cond:
             self._cond.wait_for(lambda: self._done > after, deadline)
 
     # -- events ------------------------------------------------------------
 
-    def _mark(self, item):
+    def _mark(self, *items):
+        """Queue items for the worker; several at once land in one batch.
+
+        Returns the number of batches started so far: the next one to
+        complete after that count has seen these items.
+        """
         with self._cond:
-            new = item not in self._dirty
-            self._dirty[item] = None
+            new = any(item not in self._dirty for item in items)
+            self._dirty.update(dict.fromkeys(items))
+            started = self._started
         if new and self._wake is not None:
-            self._wake.put(item)
+            self._wake.put(items[0])
+        return started
 
     def _on_event(self, event):
         if event.type == EventType.NONE or not event.path:
