@@ -101,3 +101,21 @@ def gateway_process(zk_server, chroot):
     yield start
     for process in started:
         process.stop(kill=True)
+
+
+def eventually(check, timeout=5.0, interval=0.05):
+    """Retry ``check`` until it returns a truthy value (or stops raising AssertionError)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within %.1f s" % timeout)
+        time.sleep(interval)

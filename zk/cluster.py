@@ -52,6 +52,7 @@ class Cluster:
         self._client = None
         self.handler = None
         self._lock = threading.Lock()
+        self._closed = False
         self._session_listeners = []
         self._connected = threading.Event()
 
@@ -62,6 +63,8 @@ class Cluster:
         """The kazoo client, started on first use (after any fork)."""
         if self._client is None:
             with self._lock:
+                if self._closed:
+                    raise Unavailable("zkidc %s is shut down" % self.name)
                 if self._client is None:
                     self._start()
         return self._client
@@ -83,6 +86,7 @@ class Cluster:
 
     def stop(self):
         """Close the session: ephemeral members owned by it vanish at once."""
+        self._closed = True
         client, self._client = self._client, None
         if client is not None:
             try:

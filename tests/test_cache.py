@@ -1,0 +1,120 @@
+"""The watch cache: outside changes show up promptly, also after a real
+session expiry, and losing ZooKeeper never turns into "nobody is there"."""
+import json
+import time
+
+import pytest
+from kazoo.client import KazooClient
+
+from gateway import create_app
+from tests.conftest import OPS, eventually, make_config
+from zk.server import ZooKeeperServer, ensure_paths
+
+
+def keys_of(client, service="svc"):
+    answer = client.get("/serverlist", query_string={"destName": service, "key": OPS})
+    return sorted(s["key"] for s in answer.json.get("servers", []))
+
+
+def member(host, port):
+    return json.dumps({"serviceEndpoint": {"host": host, "port": port}, "additionalEndpoints": {}, "status": "ALIVE"}).encode()
+
+
+def expire(zk_server, catalog):
+    """Expire the gateway's session on the server, for real."""
+    session = catalog.cluster.client.client_id
+    other = KazooClient(hosts=catalog.cluster.hosts, client_id=session)
+    other.start(timeout=10)
+    other.stop()
+    other.close()
+    return session[0]
+
+
+def test_outside_writes_show_up_promptly(client, zk, services_path):
+    zk.create(services_path + "/svc")
+    assert eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["code"] == 1)
+    path = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True)
+    name = path.rsplit("/", 1)[1]
+    eventually(lambda: keys_of(client) == [name])
+    zk.set(path, member("10.0.0.2", 81))
+    eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["servers"][0]["port"] == 81)
+    zk.delete(path)
+    eventually(lambda: keys_of(client) == [])
+    zk.delete(services_path + "/svc")
+    eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).status_code == 404)
+
+
+def test_reads_come_from_memory_not_zookeeper(client, app, zk, services_path, mocker):
+    zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True, makepath=True)
+    eventually(lambda: len(keys_of(client)) == 1)
+    cluster = app.extensions["soa"].registry.get("qa").cluster
+    calls = mocker.spy(cluster, "submit")
+    for _ in range(20):
+        assert len(keys_of(client)) == 1
+        client.get("/servicelist", query_string={"key": OPS})
+    assert calls.call_count == 0
+
+
+def test_cache_follows_changes_after_a_real_session_expiry(zk_server, client, app, zk, services_path):
+    catalog = app.extensions["soa"].registry.get("qa")
+    zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True, makepath=True)
+    eventually(lambda: len(keys_of(client)) == 1)
+    old_session = expire(zk_server, catalog)
+    eventually(lambda: catalog.cluster.connected and catalog.cluster.session_id != old_session, timeout=15)
+    # Changes made after the expiry are seen: watches were set again on the new session.
+    path = zk.create(services_path + "/svc/member_", member("10.0.0.2", 80), sequence=True)
+    eventually(lambda: len(keys_of(client)) == 2)
+    zk.delete(path)
+    eventually(lambda: len(keys_of(client)) == 1)
+    zk.create(services_path + "/svc2")
+    eventually(lambda: {"service": "svc2"} in client.get("/servicelist", query_string={"key": OPS}).json["services"])
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A ZooKeeper server this test may stop and start again."""
+    server = ZooKeeperServer(data_dir=str(tmp_path), fsync=False).start()
+    ensure_paths(server.hosts, ["/%s/soa/services" % z for z in ("qa", "yz", "g1")])
+    yield server
+    server.cleanup()
+
+
+def test_zookeeper_down_serves_last_view_marked_stale_then_recovers(own_server):
+    app = create_app(make_config(own_server.hosts, "", gateway={"op_timeout": 1.0}))
+    client = app.test_client()
+    try:
+        client.post("/addservice", query_string={"destName": "svc", "key": OPS})
+        added = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80})
+        assert added.json["code"] == 1
+        own_server.stop()
+        catalog = app.extensions["soa"].registry.get("qa")
+        eventually(lambda: not catalog.cluster.connected)
+        answer = client.get("/serverlist", query_string={"destName": "svc", "key": OPS})
+        assert answer.status_code == 200
+        assert answer.json["stale"] is True and answer.headers["X-Soa-Stale"] == "true"
+        assert [s["host"] for s in answer.json["servers"]] == ["10.0.0.1"]
+        started = time.monotonic()
+        write = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.2", "serverPort": 80})
+        assert time.monotonic() - started < 2.5
+        assert write.status_code == 503 and write.json["code"] == 0 and "ZooKeeper" in write.json["reason"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json["zkidcs"]["qa"]["cache"] == "stale"
+        own_server.start()
+        eventually(lambda: client.get("/readyz").status_code == 200, timeout=20)
+        again = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.2", "serverPort": 80})
+        assert again.json["code"] == 1
+        fresh = client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json
+        assert fresh["stale"] is False and len(fresh["servers"]) == 2
+    finally:
+        app.extensions["soa"].registry.stop()
+
+
+def test_never_loaded_view_is_an_error_not_an_empty_list(tmp_path):
+    dead = "127.0.0.1:%d" % __import__("zk.server", fromlist=["free_port"]).free_port()
+    app = create_app(make_config(dead, "", gateway={"op_timeout": 0.5}))
+    try:
+        answer = app.test_client().get("/servicelist", query_string={"key": OPS})
+        assert answer.status_code == 503
+        assert answer.json["code"] == 0 and "ZooKeeper" in answer.json["reason"]
+    finally:
+        app.extensions["soa"].registry.stop()

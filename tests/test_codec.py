@@ -1,0 +1,75 @@
+"""The ServerSet codec and the name rules, as pure units."""
+import json
+
+import pytest
+
+from zk import codec
+from zk.errors import InvalidName
+from zk.paths import Layout, check_service
+
+
+def test_encode_is_serverset_json_and_round_trips():
+    member = codec.Member(
+        "10.0.0.3", 8080, codec.ALIVE, {"grpc": ("10.0.0.3", 9000)}, {"weight": "10"}, 0, {"zone": "sh001"}
+    )
+    doc = json.loads(codec.encode(member))
+    assert doc == {
+        "serviceEndpoint": {"host": "10.0.0.3", "port": 8080},
+        "additionalEndpoints": {"grpc": {"host": "10.0.0.3", "port": 9000}},
+        "status": "ALIVE",
+        "shard": 0,
+        "metadata": {"weight": "10"},
+        "instance": {"zone": "sh001"},
+    }
+    assert codec.decode(codec.encode(member)) == member
+    assert codec.encode(member) == codec.encode(codec.decode(codec.encode(member)))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\xff\xfe", b"null", b"[]", b"42", b'"x"', b"{}", b'{"serviceEndpoint": 1}',
+     b'{"serviceEndpoint": {"host": "", "port": 1}}', b'{"serviceEndpoint": {"host": "h", "port": 0}}',
+     b'{"serviceEndpoint": {"host": "h", "port": true}}', b"not json at all", b"{" * 5000],
+)
+def test_decode_never_raises_on_foreign_data(data):
+    assert codec.decode(data) is None
+
+
+def test_decode_is_lenient_with_what_other_writers_do():
+    assert codec.decode(b"10.0.0.1:80") == codec.Member("10.0.0.1", 80)
+    odd = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "WEIRD", "metadata": {"w": 10}, "shard": "x"}')
+    assert (odd.port, odd.status, odd.metadata, odd.shard) == (81, "UNKNOWN", {"w": "10"}, None)
+    assert codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}}').status == codec.ALIVE
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "::1", "fe80::1", "a.example.com", "localhost", "svc_1.internal"])
+def test_valid_hosts(host):
+    assert codec.valid_host(host)
+
+
+@pytest.mark.parametrize("host", ["", "a b", "-a.com", "a..b", "x" * 300, "http://a", "a/b", "10.0.0.1:80"])
+def test_invalid_hosts(host):
+    assert not codec.valid_host(host)
+
+
+@pytest.mark.parametrize("name", ["ip2city.http", "a", "A-Z_0.9:x", "x" * 128])
+def test_valid_service_names(name):
+    assert check_service(name) == name
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "/a", "a\x00", "x" * 129, "é", "a b", None, 5])
+def test_invalid_service_names(name):
+    with pytest.raises(InvalidName):
+        check_service(name)
+
+
+def test_layout_keeps_bookkeeping_beside_the_services():
+    layout = Layout("/soa/services/")
+    assert layout.root == "/soa/services"
+    assert layout.service("a") == "/soa/services/a"
+    assert layout.member("a", "member_0000000001") == "/soa/services/a/member_0000000001"
+    assert layout.beside("leases") == "/soa/leases"
+    with pytest.raises(InvalidName):
+        layout.member("a", "../../zookeeper")
+    with pytest.raises(ValueError):
+        Layout("/")
