@@ -92,6 +92,11 @@ class Config:
         """How this replica names itself to the others (nodes, eviction lock)."""
         return self.advertise or self.bind
 
+    @property
+    def zone(self):
+        """This replica's zone as discovery ``nodes`` shows it ([discovery] zone)."""
+        return str(self.section("discovery").get("zone", ""))
+
     def eviction(self):
         from zk.evictor import EvictionSettings
 

@@ -9,9 +9,11 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotE
 
 from . import codec
 from .errors import Conflict, NotEmpty, NotFound
+from .changes import Changes
 from .evictor import Evictor
 from .instances import Instances
 from .paths import Layout, is_member, is_service
+from .replicas import Replicas
 from .rules import Rules, optimistic
 from .tree import WatchedTree
 
@@ -21,12 +23,14 @@ log = logging.getLogger(__name__)
 class Catalog:
     """Everything the gateway keeps on one ZooKeeper cluster (one zkidc)."""
 
-    def __init__(self, cluster, layout=None, eviction=None, replica="gateway"):
+    def __init__(self, cluster, layout=None, eviction=None, replica="gateway", zone=None):
         self.cluster = cluster
         self.layout = layout or Layout()
         self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, codec.decode)
         self.instances = Instances(self)
         self.evictor = Evictor(self.instances, eviction, replica)
+        self.changes = Changes(self.tree)
+        self.replicas = Replicas(self, replica, zone or cluster.name)
         self.rules = Rules(cluster, self.layout.beside("rules"))
         self._started = False
 
@@ -40,10 +44,12 @@ class Catalog:
             self.tree.start()
             self.instances.start()
             self.evictor.start()
+            self.replicas.start()
             self.rules.start()
 
     def stop(self):
         self.evictor.stop()
+        self.replicas.stop()
         self.rules.stop()
         self.instances.leases.stop()
         self.tree.stop()
@@ -81,11 +87,11 @@ class Catalog:
         data = codec.encode_attributes(attributes) if attributes else b""
         try:
             self.cluster.call("create", self.layout.service(name), data, makepath=True)
+            created = True
         except NodeExistsError:
-            return False
-        finally:
-            self.tree.sync()
-        return True
+            created = False
+        self.tree.sync()  # not after Unavailable: that would double the wait
+        return created
 
     def set_attributes(self, name, attributes, version=-1):
         """Write the service node's data; with ``version``, only over that version."""

@@ -12,11 +12,12 @@ from .paths import Layout
 
 
 class Registry:
-    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=2.0, eviction=None, replica="gateway"):
+    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=2.0, eviction=None, replica="gateway", zone=None):
         """``zkidcs``: name -> dict(hosts=..., session_timeout=..., auth=(scheme, cred) or None)."""
         self.settings = dict(zkidcs)
         self.eviction = eviction
         self.replica = replica
+        self.zone = zone  # this replica's zone (discovery nodes); default: the zkidc's name
         self.layout = Layout(root)
         self.handler = handler
         self.op_timeout = op_timeout
@@ -48,7 +49,7 @@ class Registry:
                     handler=self.handler,
                     op_timeout=self.op_timeout,
                 )
-                catalog = Catalog(cluster, self.layout, self.eviction, self.replica)
+                catalog = Catalog(cluster, self.layout, self.eviction, self.replica, self.zone)
                 catalog.start()
                 self._catalogs[name] = catalog
         return catalog

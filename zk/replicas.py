@@ -1,0 +1,72 @@
+"""The gateway replicas serving one zkidc.
+
+Each gateway process announces itself with an EPHEMERAL node
+``/soa/gateway/replicas/<addr>@<session>`` holding ``{"addr", "zone"}``,
+beside the services tree (never under it). The node lives exactly as long
+as the process's ZooKeeper session; a new session announces again. The
+session id in the name keeps the several gunicorn workers of one replica
+(one session each) from colliding; the listing shows each address once.
+"""
+import json
+import logging
+
+from kazoo.exceptions import NodeExistsError
+
+from .errors import Unavailable
+from .tree import WatchedTree
+
+log = logging.getLogger(__name__)
+
+GROUP = "replicas"
+
+
+def _decode(data):
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("addr"), str) else None
+
+
+class Replicas:
+    def __init__(self, catalog, addr, zone):
+        self.cluster = catalog.cluster
+        self.addr = addr
+        self.zone = zone
+        base = catalog.layout.beside("gateway")
+        self.path = "%s/%s" % (base, GROUP)
+        self.tree = WatchedTree(self.cluster, base, lambda name: name == GROUP, lambda name: True, _decode)
+
+    def start(self):
+        self.tree.start()
+        self.cluster.on_session(lambda new: new and self.cluster.handler.spawn(self.announce))
+        if self.cluster.connected:  # connected before the listener was there
+            self.cluster.handler.spawn(self.announce)
+
+    def stop(self):
+        self.tree.stop()
+
+    def announce(self):
+        """Create this process's node on the current session (idempotent)."""
+        session = self.cluster.session_id
+        if session is None:
+            return False
+        name = "%s@%x" % (self.addr.replace("/", "_"), session)
+        data = json.dumps({"addr": self.addr, "zone": self.zone}, sort_keys=True).encode()
+        try:
+            self.cluster.call("create", "%s/%s" % (self.path, name), data, ephemeral=True, makepath=True)
+        except NodeExistsError:
+            pass
+        except Unavailable as exc:  # the next session announces again
+            log.warning("announcing replica %s on zkidc %s: %s", self.addr, self.cluster.name, exc.message)
+            return False
+        return True
+
+    def listing(self):
+        """[{"addr", "zone"}] of every replica serving, sorted by addr, from the cache."""
+        group = self.tree.groups().get(GROUP)
+        seen = {}
+        for leaf in group.leaves.values() if group else ():
+            if leaf.value is not None:
+                seen.setdefault(leaf.value["addr"], str(leaf.value.get("zone", "")))
+        return [{"addr": addr, "zone": zone} for addr, zone in sorted(seen.items())]
