@@ -25,6 +25,7 @@ class Gateway:
             op_timeout=config.op_timeout,
             eviction=config.eviction(),
             replica=config.replica,
+            zone=config.zone or None,
         )
         self.keys = Keys(config.keys, config.anonymous_read)
         self.dialects = []  # (url prefix, render(Problem) -> response), longest first
@@ -42,7 +43,7 @@ def current():
 
 def create_app(config, start=True):
     """Build the WSGI app for ``config`` (a gateway.config.Config)."""
-    from . import admin, health
+    from . import admin, discovery, health
 
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -50,7 +51,7 @@ def create_app(config, start=True):
     gateway = Gateway(config)
     app.extensions["soa"] = gateway
 
-    for dialect in (health, admin):
+    for dialect in (health, discovery, admin):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last

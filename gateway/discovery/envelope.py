@@ -1,0 +1,24 @@
+"""The discovery dialect's answers: ``{code, message, ttl, data}``, HTTP 200 always."""
+from flask import Response, jsonify
+
+OK, NOT_MODIFIED = 0, -304
+_CODES = {400: -400, 401: -401, 403: -403, 404: -404, 409: -409}
+
+
+def code_of(status):
+    return _CODES.get(status) or (-500 if status >= 500 else -400)
+
+
+def ok(data=None):
+    """Success; ``data`` is already-encoded JSON (bytes) or None."""
+    if data is None:
+        return Response(b'{"code":0,"message":"","ttl":1}', mimetype="application/json")
+    return Response(b'{"code":0,"message":"","ttl":1,"data":%s}' % data, mimetype="application/json")
+
+
+def not_modified():
+    return jsonify(code=NOT_MODIFIED, message="not modified", ttl=1)
+
+
+def render(problem):
+    return jsonify(code=code_of(problem.status), message=problem.message, ttl=1)

@@ -1,0 +1,124 @@
+"""Parameters of the discovery endpoints, validated before any ZooKeeper call.
+
+Lists are repeated keys (``appid=a&appid=b``).
+"""
+import json
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from zk.errors import InvalidName
+from zk.paths import check_service
+
+from .model import DOWN, UP, metadata_of, parse_addr
+
+MAX_APPIDS = 512
+
+
+def _appid(value):
+    try:
+        check_service(value)
+    except InvalidName as exc:
+        raise ValidationError(exc.message.replace("service name", "appid")) from None
+
+
+def _addr(value):
+    try:
+        parse_addr(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _label(**options):
+    return fields.String(validate=validate.Length(min=1, max=256), **options)
+
+
+class Metadata(fields.Field):
+    """A JSON object in a string, as the original's clients send it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("must be a JSON object in a string")
+        try:
+            doc = json.loads(value)
+        except (ValueError, RecursionError):
+            raise ValidationError("is not valid JSON") from None
+        if not isinstance(doc, dict):
+            raise ValidationError("must be a JSON object")
+        doc = metadata_of(doc)
+        if len(doc) > 64:
+            raise ValidationError("at most 64 keys")
+        if any(len(k) > 128 or len(v) > 4096 for k, v in doc.items()):
+            raise ValidationError("keys are at most 128 characters, values 4096")
+        return doc
+
+
+class _Params(Schema):
+    class Meta:
+        unknown = EXCLUDE  # key, latest_timestamp on writes, whatever else clients send
+
+    zkidc = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class Nodes(_Params):
+    pass
+
+
+class Instance(_Params):
+    """renew and cancel."""
+
+    zone = _label(required=True)
+    env = _label(required=True)
+    appid = fields.String(required=True, validate=_appid)
+    hostname = _label(required=True)
+
+
+class Register(Instance):
+    addrs = fields.List(fields.String(validate=_addr), required=True, validate=validate.Length(min=1, max=64))
+    status = fields.Integer(required=True, strict=False, validate=validate.OneOf([UP, DOWN]))
+    color = fields.String(load_default="", validate=validate.Length(max=256))
+    version = fields.String(load_default="", validate=validate.Length(max=256))
+    metadata = Metadata(load_default=dict)
+
+
+class Fetch(_Params):
+    appid = fields.String(required=True, validate=_appid)
+    env = _label(required=True)
+    zone = _label(load_default="")
+    status = fields.Integer(required=True, strict=False, validate=validate.OneOf([UP, DOWN, UP | DOWN]))
+
+
+class Fetchs(Fetch):
+    appid = fields.List(fields.String(validate=_appid), required=True, validate=validate.Length(min=1, max=MAX_APPIDS))
+
+
+class Poll(_Params):
+    appid = fields.String(required=True, validate=_appid)
+    env = _label(required=True)
+    zone = _label(load_default="")
+    hostname = _label()
+    latest_timestamp = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))
+
+
+class Polls(Poll):
+    appid = fields.List(fields.String(validate=_appid), required=True, validate=validate.Length(min=1, max=MAX_APPIDS))
+    latest_timestamp = fields.List(fields.Integer(strict=False, validate=validate.Range(min=0)), load_default=list)
+
+    @validates_schema
+    def _counts(self, data, **kwargs):
+        appids, stamps = data.get("appid", []), data.get("latest_timestamp", [])
+        if len(appids) != len(stamps):
+            raise ValidationError(
+                "give one latest_timestamp per appid (%d appid, %d latest_timestamp)" % (len(appids), len(stamps)),
+                "latest_timestamp",
+            )
+
+
+def loader(schema_class):
+    """``load(params)`` for a MultiDict: List fields take every value of their key."""
+    schema = schema_class()
+    lists = {name for name, field in schema.fields.items() if isinstance(field, fields.List)}
+
+    def load(params):
+        return schema.load({k: params.getlist(k) if k in lists else params.get(k) for k in params})
+
+    return load

@@ -1,0 +1,186 @@
+"""The eight discovery endpoints (seed 000) under /discovery/.
+
+Parameters follow the original: GET reads the query string; POST the query
+string and the form body together, and a JSON body only with a JSON
+content type. Repeated keys are lists; empty values are dropped.
+"""
+import json
+import time
+
+from flask import Blueprint, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from zk.errors import NotFound
+
+from ..access import authorize
+from ..params import collect
+from . import model, schemas
+from .envelope import not_modified, ok
+
+blueprint = Blueprint("discovery", __name__, url_prefix="/discovery")
+READ, WRITE = ["GET", "POST"], ["POST"]
+_SCHEMAS = {name: schemas.loader(getattr(schemas, name)) for name in ("Nodes", "Instance", "Register", "Fetch", "Fetchs", "Poll", "Polls")}
+
+
+class Discovery:
+    """Per app: the [discovery] settings and the rendered views of each zkidc."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._views = {}
+
+    def views(self, catalog):
+        views = self._views.get(catalog.name)
+        if views is None or views.catalog is not catalog:
+            views = self._views[catalog.name] = model.Views(catalog)
+        return views
+
+
+@blueprint.record_once
+def _setup(state):
+    config = state.app.extensions["soa"].config
+    state.app.extensions["discovery"] = Discovery(model.Settings.from_section(config.section("discovery")))
+
+
+def _discovery():
+    return current_app.extensions["discovery"]
+
+
+def parameters():
+    params = collect() if request.method == "POST" else request.args
+    return MultiDict([(k, v) for k, v in params.items(multi=True) if v != ""])
+
+
+def load(name, params):
+    return _SCHEMAS[name](params)
+
+
+def _instance(name, right="write"):
+    params = parameters()
+    args = load(name, params)
+    catalog = authorize(right, params, args["appid"])
+    return args, catalog, model.identity(args["appid"], args["env"], args["zone"], args["hostname"])
+
+
+@blueprint.route("/register", methods=WRITE)
+def register():
+    args, catalog, key = _instance("Register")
+    now = time.time_ns()
+    catalog.instances.register(args["appid"], key, lambda old: model.build(args, old, now), _discovery().settings.policy)
+    return ok()
+
+
+@blueprint.route("/renew", methods=WRITE)
+def renew():
+    args, catalog, key = _instance("Instance")
+    catalog.instances.renew(args["appid"], key)
+    return ok()
+
+
+@blueprint.route("/cancel", methods=WRITE)
+def cancel():
+    args, catalog, key = _instance("Instance")
+    catalog.instances.cancel(args["appid"], key)
+    return ok()
+
+
+def _unknown(appid, env, zone=""):
+    if zone:
+        return NotFound("appid %s has no instances in env %s and zone %s" % (appid, env, zone))
+    return NotFound("appid %s has no instances in env %s" % (appid, env))
+
+
+@blueprint.route("/fetch", methods=READ)
+def fetch():
+    params = parameters()
+    args = load("Fetch", params)
+    catalog = authorize("read", params, args["appid"])
+    view = _discovery().views(catalog).get(args["appid"], args["env"], args["zone"], args["status"])
+    if not view.zone_known:
+        raise _unknown(args["appid"], args["env"], args["zone"] if view.known else "")
+    return ok(view.body)
+
+
+def _by_appid(pairs):
+    """``{"appid": data, ...}`` from already-encoded data."""
+    return b"{%s}" % b",".join(json.dumps(appid).encode() + b":" + body for appid, body in pairs)
+
+
+@blueprint.route("/fetchs", methods=READ)
+def fetchs():
+    """Like fetch for several appids; unknown ones are left out, as in the original."""
+    params = parameters()
+    args = load("Fetchs", params)
+    appids = list(dict.fromkeys(args["appid"]))
+    for appid in appids:
+        catalog = authorize("read", params, appid)
+    views = _discovery().views(catalog)
+    found = []
+    for appid in appids:
+        view = views.get(appid, args["env"], args["zone"], args["status"])
+        if view.zone_known:
+            found.append((appid, view.body))
+    return ok(_by_appid(found))
+
+
+@blueprint.route("/poll", methods=READ)
+def poll():
+    params = parameters()
+    args = load("Poll", params)
+    catalog = authorize("read", params, args["appid"])
+    answer = _wait(catalog, {args["appid"]: args["latest_timestamp"]}, args["env"], args["zone"])
+    return ok(answer[0][1]) if answer else not_modified()
+
+
+@blueprint.route("/polls", methods=READ)
+def polls():
+    params = parameters()
+    args = load("Polls", params)
+    since = {}
+    for appid, stamp in zip(args["appid"], args["latest_timestamp"]):
+        since[appid] = min(stamp, since.get(appid, stamp))
+        catalog = authorize("read", params, appid)
+    answer = _wait(catalog, since, args["env"], args["zone"])
+    return ok(_by_appid(answer)) if answer else not_modified()
+
+
+def _wait(catalog, since, env, zone):
+    """Long poll: [(appid, data)] of the appids whose view is newer than the
+    client's timestamp, at once or as soon as one changes; [] after
+    poll_timeout.
+
+    Only status-1 instances are shown. An appid whose list is empty is never
+    answered: the Go SDK ignores an empty answer but would take its new
+    timestamp as a reason to ask again at once, looping. An appid unknown in
+    ``env`` when the poll starts is -404 (for polls: when all are unknown).
+    """
+    discovery = _discovery()
+    views = discovery.views(catalog)
+    deadline = time.monotonic() + discovery.settings.poll_timeout
+    first = True
+    with catalog.changes.waiter(since) as waiter:
+        while True:
+            waiter.arm()
+            known, answer = False, []
+            for appid, stamp in since.items():
+                view = views.get(appid, env, zone, model.UP)
+                known = known or view.known
+                if view.count and view.latest > stamp:
+                    answer.append((appid, view.body))
+            if first and not known:
+                raise _unknown(", ".join(since), env)
+            first = False
+            if answer:
+                return answer
+            if not waiter.wait(deadline - time.monotonic()):
+                return []
+
+
+@blueprint.route("/nodes", methods=READ)
+def nodes():
+    """The gateway replicas serving this zkidc; status 0 = up."""
+    params = parameters()
+    load("Nodes", params)
+    catalog = authorize("read", params)
+    listing = [{"addr": r["addr"], "status": 0, "zone": r["zone"]} for r in catalog.replicas.listing()]
+    return ok(json.dumps(listing, separators=(",", ":")).encode())
