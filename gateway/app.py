@@ -5,6 +5,7 @@ from flask import Flask, current_app, g, request
 
 from zk.registry import Registry
 
+from . import logs
 from .errors import describe
 from .keys import Keys
 
@@ -27,7 +28,10 @@ class Gateway:
             replica=config.replica,
             zone=config.zone or None,
         )
+        self.registry.write_listener = logs.note_write
         self.keys = Keys(config.keys, config.anonymous_read)
+        self.metrics = None
+        self.openapi = None
         self.dialects = []  # (url prefix, render(Problem) -> response), longest first
 
     def render_for(self, path):
@@ -43,7 +47,7 @@ def current():
 
 def create_app(config, start=True):
     """Build the WSGI app for ``config`` (a gateway.config.Config)."""
-    from . import admin, discovery, health
+    from . import admin, discovery, health, metrics, openapi
 
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -51,14 +55,18 @@ def create_app(config, start=True):
     gateway = Gateway(config)
     app.extensions["soa"] = gateway
 
-    for dialect in (health, discovery, admin):
+    for dialect in (health, metrics, openapi, discovery, admin):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
 
     @app.errorhandler(Exception)
     def _error(error):
-        return gateway.render_for(request.path)(describe(error))
+        g.problem = describe(error)
+        return gateway.render_for(request.path)(g.problem)
+
+    logs.install(app)
+    metrics.install(app, gateway)
 
     @app.after_request
     def _stale(response):

@@ -7,6 +7,7 @@ import signal
 import sys
 
 from . import config as configuration
+from . import logs
 
 log = logging.getLogger("gateway")
 
@@ -27,7 +28,7 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     try:
         if args.dev:
             return _serve_dev(args)

@@ -25,13 +25,16 @@ class ZkidcConfig:
     hosts: str
     session_timeout: float = 30.0
     auth: str | None = None  # "digest:user:password"
+    acl: bool = False  # ACL mode: created nodes world-readable, writable only with this auth
 
     def settings(self):
         auth = None
         if self.auth:
             scheme, _, credential = self.auth.partition(":")
             auth = (scheme, credential)
-        return {"hosts": self.hosts, "session_timeout": self.session_timeout, "auth": auth}
+        if self.acl and (auth is None or auth[0] != "digest" or ":" not in auth[1]):
+            raise ConfigError("[zkidc.%s] acl = true needs auth = \"digest:user:password\"" % self.name)
+        return {"hosts": self.hosts, "session_timeout": self.session_timeout, "auth": auth, "protect": self.acl}
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Config:
             raise ConfigError("no [zkidc.<name>] configured")
         if self.default_zkidc not in self.zkidcs:
             raise ConfigError("default_zkidc %r is not a configured zkidc" % self.default_zkidc)
+        for zkidc in self.zkidcs.values():
+            zkidc.settings()
         for key in self.keys:
             if key.dev and not self.dev:
                 raise ConfigError("key %r is a development key; it is accepted only with --dev" % key.name)
@@ -126,7 +131,7 @@ _GATEWAY_TYPES = {
     "workers": int,
     "op_timeout": float,
 }
-_ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str}
+_ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str, "acl": _bool}
 
 
 def _key(name, doc):

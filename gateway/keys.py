@@ -21,6 +21,10 @@ class Unauthorized(RegistryError):
 class Forbidden(RegistryError):
     """A valid key without the right, zkidc or service asked for."""
 
+    def __init__(self, message, key_name):
+        super().__init__(message)
+        self.key_name = key_name  # who was refused, for the audit trail
+
 
 ANONYMOUS = None
 
@@ -53,11 +57,11 @@ class Keys:
                 return ANONYMOUS
             raise Unauthorized("a valid key is required" if not secret else "unknown key")
         if right not in key.rights:
-            raise Forbidden("key %s may not %s" % (key.name, right))
+            raise Forbidden("key %s may not %s" % (key.name, right), key.name)
         if not any(fnmatch.fnmatchcase(zkidc, pattern) for pattern in key.zkidcs):
-            raise Forbidden("key %s may not use zkidc %s" % (key.name, zkidc))
+            raise Forbidden("key %s may not use zkidc %s" % (key.name, zkidc), key.name)
         if service is not None and not any(fnmatch.fnmatchcase(service, p) for p in key.services):
-            raise Forbidden("key %s may not touch service %s" % (key.name, service))
+            raise Forbidden("key %s may not touch service %s" % (key.name, service), key.name)
         return key.name
 
 

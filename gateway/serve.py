@@ -8,6 +8,8 @@ from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
 
+from . import logs
+
 
 class GatewayServer(BaseApplication):
     def __init__(self, config, options=None):
@@ -20,9 +22,10 @@ class GatewayServer(BaseApplication):
             "timeout": 60,
             "graceful_timeout": 35,
             "keepalive": 75,
-            "accesslog": None,
+            "accesslog": None,  # the app logs one JSON line per request itself
             "errorlog": "-",
             "loglevel": "info",
+            "logconfig_dict": logs.gunicorn_logconfig(),
         }
         self.options.update(config.section("gunicorn"))
         self.options.update(options or {})

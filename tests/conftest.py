@@ -46,7 +46,8 @@ def chroot(zk):
     for name in ZKIDCS:
         zk.ensure_path("%s/%s/soa/services" % (prefix, name))
     yield prefix
-    zk.delete(prefix, recursive=True)
+    if zk.exists(prefix):
+        zk.delete(prefix, recursive=True)
 
 
 def make_config(hosts, prefix, gateway=None, sections=None, **zkidc_options):

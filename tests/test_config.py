@@ -21,7 +21,9 @@ def write(tmp_path, doc):
 def test_file_is_read(tmp_path):
     config = configuration.load(write(tmp_path, DOC), environ={})
     assert config.default_zkidc == "yz" and config.anonymous_read is True
-    assert config.zkidcs["yz"].settings() == {"hosts": "zk2:2181", "session_timeout": 15.0, "auth": ("digest", "gw:pw")}
+    assert config.zkidcs["yz"].settings() == {
+        "hosts": "zk2:2181", "session_timeout": 15.0, "auth": ("digest", "gw:pw"), "protect": False,
+    }
     (key,) = config.keys
     assert (key.name, key.rights, key.zkidcs, key.services) == ("ops", frozenset({"read", "write"}), ("qa",), ("ip2city*",))
     assert config.section("discovery") == {"ttl": 90}

@@ -10,6 +10,7 @@ import threading
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.retry import KazooRetry
+from kazoo.security import make_acl, make_digest_acl
 from kazoo.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
@@ -23,6 +24,7 @@ from .errors import Unavailable
 log = logging.getLogger(__name__)
 
 CONNECTED, SUSPENDED, LOST, STOPPED = "connected", "suspended", "lost", "stopped"
+_WRITES = {"create", "delete", "set", "ensure_path"}
 _LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
 
 
@@ -40,11 +42,12 @@ def make_handler(kind):
 class Cluster:
     """The connection to one ZooKeeper ensemble (one zkidc)."""
 
-    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=2.0):
+    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=2.0, protect=False):
         self.name = name
         self.hosts = hosts
         self.session_timeout = float(session_timeout)
         self.auth = auth  # (scheme, credential) or None
+        self.protect = protect  # ACL mode: what we create is world-readable, writable only with our digest
         self.handler_kind = handler
         self.op_timeout = float(op_timeout)
         self.state = STOPPED
@@ -55,6 +58,7 @@ class Cluster:
         self._closed = False
         self._session_listeners = []
         self._connected = threading.Event()
+        self.write_listener = None  # (operation, path, heartbeat) after each write, for auditing
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -77,6 +81,7 @@ class Cluster:
             handler=handler,
             connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2, sleep_func=handler.sleep_func),
             auth_data=[self.auth] if self.auth else None,
+            default_acl=self.default_acl(),
         )
         client.add_listener(self._on_state)
         self.handler = client.handler
@@ -96,6 +101,16 @@ class Cluster:
                 log.debug("closing zkidc %s", self.name, exc_info=True)
         self.state = STOPPED
         self._connected.clear()
+
+    def default_acl(self):
+        """ACL mode: anyone may read; only the gateway's digest identity may change."""
+        if not self.protect:
+            return None
+        scheme, credential = self.auth or ("", "")
+        username, sep, password = credential.partition(":")
+        if scheme != "digest" or not sep:
+            raise ValueError("zkidc %s: ACL mode needs auth = 'digest:user:password'" % self.name)
+        return [make_digest_acl(username, password, all=True), make_acl("world", "anyone", read=True)]
 
     def on_session(self, listener):
         """Call ``listener(new_session: bool)`` on every (re)connection.
@@ -135,7 +150,19 @@ class Cluster:
         ZooKeeper errors about the data (NoNodeError, NodeExistsError ...)
         pass through; trouble reaching ZooKeeper becomes Unavailable.
         """
-        return self.wait(self.submit(method, *args, **kwargs))
+        result = self.wait(self.submit(method, *args, **kwargs))
+        if method in _WRITES:
+            self._wrote(method, args[0])
+        return result
+
+    def touch(self, path):
+        """A heartbeat: rewrite a node's (empty) data so its mtime moves."""
+        self.wait(self.submit("set", path, b""))
+        self._wrote("set", path, heartbeat=True)
+
+    def _wrote(self, operation, path, heartbeat=False):
+        if self.write_listener is not None:
+            self.write_listener(operation, path, heartbeat)
 
     def submit(self, method, *args, **kwargs):
         """Send ``client.<method>_async(*args)``; pipeline several, then wait()."""
@@ -153,6 +180,8 @@ class Cluster:
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 raise result
+        for operation in transaction.operations:
+            self._wrote(type(operation).__name__.lower(), operation.path)
         return results
 
     def transaction(self):

@@ -23,6 +23,7 @@ class Registry:
         self.op_timeout = op_timeout
         self._catalogs = {}
         self._lock = threading.Lock()
+        self.write_listener = None  # handed to every Cluster (audit trail)
 
     @property
     def names(self):
@@ -48,7 +49,9 @@ class Registry:
                     auth=s.get("auth"),
                     handler=self.handler,
                     op_timeout=self.op_timeout,
+                    protect=s.get("protect", False),
                 )
+                cluster.write_listener = self.write_listener
                 catalog = Catalog(cluster, self.layout, self.eviction, self.replica, self.zone)
                 catalog.start()
                 self._catalogs[name] = catalog

@@ -26,6 +26,8 @@ class _Params(Schema):
         unknown = EXCLUDE  # key, keys and whatever else scripts send
 
     zkidc = fields.String(validate=validate.Length(min=1, max=64))
+    key = fields.String(metadata={"description": "the caller's key (or send X-Api-Key)"})
+    keys = fields.String(metadata={"description": "the same, as older scripts spell it"})
 
 
 class ServiceList(_Params):

@@ -1,9 +1,12 @@
 """Admin endpoints, each with and without a trailing slash."""
+import functools
+
 from flask import Blueprint
 
 from zk.codec import Member
 
 from ..access import authorize
+from ..openapi import documented
 from ..params import collect
 from . import schemas
 from .envelope import ok
@@ -20,41 +23,51 @@ def route(name, methods):
     return register
 
 
-def load(schema, params):
-    return schema().load({k: params.get(k) for k in params})
+def accepts(schema, summary):
+    """Validate the merged parameters with ``schema``; call ``view(args, params)``.
+
+    Parameters may come in the query string, a form body or a JSON body, so
+    the same schema documents all three.
+    """
+
+    def wrap(view):
+        @functools.wraps(view)
+        def validated():
+            params = collect()
+            return view(schema().load({k: params.get(k) for k in params}), params)
+
+        return documented(summary, query=schema, form=schema, body=schema)(validated)
+
+    return wrap
 
 
 @route("servicelist", ["GET", "POST"])
-def servicelist():
-    params = collect()
-    load(schemas.ServiceList, params)
+@accepts(schemas.ServiceList, "List the services of a zkidc")
+def servicelist(args, params):
     catalog = authorize("read", params)
     names = sorted(catalog.services())
     return ok(services=[{"service": name} for name in names], stale=catalog.stale)
 
 
 @route("addservice", ["POST"])
-def addservice():
-    params = collect()
-    args = load(schemas.Service, params)
+@accepts(schemas.Service, "Create a service (idempotent)")
+def addservice(args, params):
     catalog = authorize("write", params, args["destName"])
     created = catalog.create_service(args["destName"])
     return ok(service=args["destName"], existed=not created)
 
 
 @route("delservice", ["POST"])
-def delservice():
-    params = collect()
-    args = load(schemas.DeleteService, params)
+@accepts(schemas.DeleteService, "Delete a service; one with servers only with force=true")
+def delservice(args, params):
     catalog = authorize("delete", params, args["destName"])
     catalog.delete_service(args["destName"], force=args["force"])
     return ok(service=args["destName"])
 
 
 @route("serverlist", ["GET", "POST"])
-def serverlist():
-    params = collect()
-    args = load(schemas.Service, params)
+@accepts(schemas.Service, "List the servers (members) of a service")
+def serverlist(args, params):
     catalog = authorize("read", params, args["destName"])
     group = catalog.service(args["destName"])
     return ok(servers=[_server(leaf) for _, leaf in sorted(group.leaves.items())], stale=catalog.stale)
@@ -68,9 +81,8 @@ def _server(leaf):
 
 
 @route("addserver", ["POST"])
-def addserver():
-    params = collect()
-    args = load(schemas.AddServer, params)
+@accepts(schemas.AddServer, "Add a server (idempotent for the same host and port)")
+def addserver(args, params):
     service, host, port = args["destName"], args["serverHost"], args["serverPort"]
     catalog = authorize("write", params, service)
     key = catalog.find_member(service, host, port)
@@ -81,9 +93,8 @@ def addserver():
 
 
 @route("delserver", ["POST"])
-def delserver():
-    params = collect()
-    args = load(schemas.DeleteServer, params)
+@accepts(schemas.DeleteServer, "Delete a server by its member key")
+def delserver(args, params):
     catalog = authorize("write", params, args["destName"])
     catalog.delete_member(args["destName"], args["serverKey"])
     return ok(key=args["serverKey"])

@@ -1,0 +1,99 @@
+"""``/openapi.json``: an OpenAPI 3 document built from the running app.
+
+Every route of every dialect is listed. A view says which marshmallow schemas
+it validates with through ``documented()``; the same schema objects are
+then turned into parameters and request bodies by apispec, so the document
+cannot drift from the validation.
+"""
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, current_app, jsonify
+
+PREFIXES = ("/openapi.json",)
+blueprint = Blueprint("openapi", __name__)
+_SKIP = {"HEAD", "OPTIONS"}
+_CONVERTER = re.compile(r"<(?:[a-z]+:)?([A-Za-z_]\w*)>")
+
+
+def documented(summary=None, query=None, form=None, body=None, body_many=False, responses=None):
+    """Attach what a view accepts: ``query``/``form``/``body`` are marshmallow schemas."""
+
+    def mark(view):
+        view.openapi = {
+            "summary": summary,
+            "query": query,
+            "form": form,
+            "body": body,
+            "body_many": body_many,
+            "responses": responses or {},
+        }
+        return view
+
+    return mark
+
+
+def _name(schema):
+    cls = schema if isinstance(schema, type) else type(schema)
+    dialect = cls.__module__.split(".")[1] if cls.__module__.startswith("gateway.") else cls.__module__
+    return "%s.%s" % (dialect, cls.__name__)
+
+
+def _schema_ref(schema, many=False):
+    return {"type": "array", "items": schema} if many else schema
+
+
+def build(app):
+    spec = APISpec(
+        title="soa-gateway",
+        version="1",
+        openapi_version="3.0.3",
+        info={"description": "Service registry gateway over ZooKeeper: admin, discovery, Polaris and instance dialects."},
+        plugins=[MarshmallowPlugin(schema_name_resolver=_name)],
+    )
+    paths = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        doc = getattr(view, "openapi", {})
+        path = _CONVERTER.sub(r"{\1}", rule.rule)
+        operations = paths.setdefault(path, {})
+        for method in sorted(rule.methods - _SKIP):
+            operation = {
+                "operationId": "%s_%s" % (rule.endpoint.replace(".", "_"), method.lower()),
+                "tags": [rule.endpoint.split(".", 1)[0]],
+                "summary": doc.get("summary") or (view.__doc__ or rule.endpoint).strip().splitlines()[0],
+                "responses": doc.get("responses") or {"200": {"description": "answer in the dialect's envelope"}},
+            }
+            if rule.arguments:
+                operation["parameters"] = [
+                    {"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in sorted(rule.arguments)
+                ]
+            if doc.get("query") is not None:
+                operation.setdefault("parameters", []).append({"in": "query", "schema": doc["query"]})
+            content = {}
+            if doc.get("body") is not None and method != "GET":
+                content["application/json"] = {"schema": _schema_ref(doc["body"], doc.get("body_many"))}
+            if doc.get("form") is not None and method != "GET":
+                content["application/x-www-form-urlencoded"] = {"schema": doc["form"]}
+            if content:
+                operation["requestBody"] = {"content": content}
+            operations[method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+@blueprint.get("/openapi.json")
+def openapi():
+    """This document."""
+    gateway = current_app.extensions["soa"]
+    if getattr(gateway, "openapi", None) is None:
+        gateway.openapi = build(current_app)
+    return jsonify(gateway.openapi)
+
+
+def render(problem):
+    return jsonify(error=problem.message), problem.status

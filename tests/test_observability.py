@@ -1,0 +1,88 @@
+"""Metrics, request ids, structured logs, the audit trail and /openapi.json."""
+import json
+import logging
+import re
+
+from gateway.logs import JsonFormatter
+from tests.conftest import KEYS, OPS
+
+
+def metric(text, name, **labels):
+    """The value of one sample in Prometheus text format (None if absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all('%s="%s"' % (k, v) in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_metrics_count_requests_and_read_live_state(client):
+    client.post("/addservice", query_string={"destName": "svc", "key": OPS})
+    client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80})
+    client.get("/serverlist", query_string={"destName": "nope", "key": OPS})
+    client.get("/serverlist", query_string={"destName": "svc", "key": OPS})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "soa_gateway_requests_total", dialect="admin", endpoint="addservice", outcome="ok") == 1
+    assert metric(text, "soa_gateway_requests_total", dialect="admin", endpoint="serverlist", outcome="client_error") == 1
+    assert metric(text, "soa_gateway_request_seconds_count", dialect="admin", endpoint="serverlist") == 2
+    assert metric(text, "soa_gateway_zookeeper_connected", zkidc="qa", state="connected") == 1
+    assert metric(text, "soa_gateway_cached_services", zkidc="qa") == 1
+    assert metric(text, "soa_gateway_cached_members", zkidc="qa") == 1
+    assert metric(text, "soa_gateway_registrations_total", zkidc="qa") == 0
+
+
+def test_request_ids_are_taken_or_made_and_echoed(client):
+    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
+    made = client.get("/healthz").headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    odd = client.get("/healthz", headers={"X-Request-Id": "no spaces <allowed>"}).headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", odd)
+
+
+def records(caplog, name):
+    return [r for r in caplog.records if r.name == name]
+
+
+def test_every_change_is_audited_with_who_but_never_the_key(client, caplog, services_path):
+    caplog.set_level(logging.INFO)
+    client.post("/addservice", query_string={"destName": "svc", "key": OPS}, headers={"X-Request-Id": "r-1"})
+    client.get("/servicelist", query_string={"key": OPS})
+    client.post("/addservice", query_string={"destName": "svc2", "key": KEYS["reader"]["secret"]})
+    audits = [r for r in records(caplog, "soa.audit") if getattr(r, "action", None)]  # not the gateway's own
+    assert len(audits) == 2
+    done, refused = audits
+    assert (done.key, done.zkidc, done.dialect, done.action, done.result) == ("ops", "qa", "admin", "addservice", "ok")
+    assert any(path.endswith("/soa/services/svc") for path in done.paths)
+    assert (refused.key, refused.action, refused.status) == ("reader", "addservice", 403)
+    formatted = [JsonFormatter().format(r) for r in caplog.records]
+    assert all(OPS not in line and KEYS["reader"]["secret"] not in line for line in formatted)
+    line = json.loads(JsonFormatter().format(done))
+    assert line["audit"] is True and line["key"] == "ops" and line["logger"] == "soa.audit"
+
+
+def test_access_lines_are_json_with_the_request_id(client, caplog):
+    caplog.set_level(logging.INFO)
+    client.get("/servicelist", query_string={"key": OPS}, headers={"X-Request-Id": "trace-7"})
+    (access,) = records(caplog, "soa.access")
+    assert (access.status, access.dialect, access.endpoint, access.key, access.path) == (200, "admin", "servicelist", "ops", "/servicelist")
+    assert access.duration_ms >= 0
+
+
+def test_openapi_lists_every_route_and_validates(app, client):
+    from openapi_spec_validator import validate
+
+    document = client.get("/openapi.json").json
+    validate(document)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?(\w+)>", r"{\1}", rule.rule)
+        assert path in document["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in document["paths"][path], (path, method)
+    add_server = document["paths"]["/addserver"]["post"]
+    names = {p["name"] for p in add_server["parameters"]}
+    assert {"destName", "serverHost", "serverPort", "zkidc", "key"} <= names
+    port = next(p for p in add_server["parameters"] if p["name"] == "serverPort")
+    assert port["required"] is True and port["schema"]["maximum"] == 65535
