@@ -33,7 +33,6 @@ class Metrics:
             buckets=_BUCKETS, registry=self.registry,
         )
         self.registry.register(_Live(gateway))
-        self.gauges = {}  # name -> (help, callable returning a number): dialects add theirs
 
     def observe(self, response):
         problem = g.get("problem")
@@ -56,6 +55,7 @@ class _Live:
         members = GaugeMetricFamily("soa_gateway_cached_members", "Members in the watch cache", labels=["zkidc"])
         stale = GaugeMetricFamily("soa_gateway_cache_stale", "1 while the cache may be behind ZooKeeper", labels=["zkidc"])
         owned = GaugeMetricFamily("soa_gateway_owned_members", "Ephemeral members this process owns", labels=["zkidc"])
+        pollers = GaugeMetricFamily("soa_gateway_waiting_pollers", "Long polls waiting for a change", labels=["zkidc"])
         counters = {
             name: CounterMetricFamily("soa_gateway_" + name, text, labels=["zkidc"])
             for name, text in (
@@ -75,15 +75,11 @@ class _Live:
                 services.add_metric([name], len(groups))
                 members.add_metric([name], sum(len(group.leaves) for group in groups.values()))
             owned.add_metric([name], catalog.instances.owned)
+            pollers.add_metric([name], catalog.changes.waiting)
             figures = {**catalog.instances.counters, **catalog.evictor.counters}
             for counter_name, family in counters.items():
                 family.add_metric([name], figures.get(counter_name, 0))
-        yield from (connected, stale, services, members, owned, *counters.values())
-        metrics = getattr(self.gateway, "metrics", None)
-        for gauge_name, (text, read) in (metrics.gauges.items() if metrics else ()):
-            family = GaugeMetricFamily("soa_gateway_" + gauge_name, text)
-            family.add_metric([], float(read()))
-            yield family
+        yield from (connected, stale, services, members, owned, pollers, *counters.values())
 
 
 @blueprint.get("/metrics")
