@@ -76,8 +76,18 @@ class Instances:
 
     # -- lookups -----------------------------------------------------------
 
-    def lookup(self, service, key):
-        """Leaves of ``service`` published for identity ``key`` (from the cache)."""
+    def lookup(self, service, key, fresh=False):
+        """Leaves of ``service`` published for identity ``key`` (from the cache).
+
+        ``fresh``: when the cache has nothing, re-read the service first (a
+        client that registered through another replica a moment ago).
+        """
+        if fresh:
+            leaves = self.lookup(service, key)
+            if not leaves:
+                self.catalog.tree.sync(service)
+                leaves = self.lookup(service, key)
+            return leaves
         group = self.catalog.tree.group(service)
         if group is None:
             return []
@@ -90,14 +100,6 @@ class Instances:
                     index.setdefault(lease, []).append(leaf)
             cached = self._index[service] = (group, index)
         return cached[1].get(key, [])
-
-    def _current(self, service, key):
-        """lookup(), re-reading the service first when the cache has nothing."""
-        leaves = self.lookup(service, key)
-        if not leaves:
-            self.catalog.tree.sync(service)
-            leaves = self.lookup(service, key)
-        return leaves
 
     def last_renew(self, service, key):
         """Seconds since the epoch of the last renew (or registration), or None."""
@@ -113,13 +115,16 @@ class Instances:
     def register(self, service, key, build, policy):
         """Publish ``build(old_member_or_None)`` for identity ``key``.
 
+        ``policy`` is a Policy, or a function of the old member (None for a
+        new identity) returning one, for dialects whose policy depends on
+        what was published before (a disabled instance that never lapses).
         Returns (member key, created) where created is False when an earlier
         registration of the same identity was replaced.
         """
         self._ensure_parents(service)
 
         def stamp(old):
-            return self._stamp(build(old), key, policy)
+            return self._stamp(build(old), key, policy(old) if callable(policy) else policy)
 
         # The common case, a new identity, takes one round trip; an identity
         # registered before (its lease exists) is replaced instead.
@@ -145,12 +150,15 @@ class Instances:
             return None
         return self._published(service, key, member, results[1], created=True)
 
-    def replace(self, service, key, build):
-        """Republish an existing identity as ``build(old_member)`` (status changes)."""
-        if not self._current(service, key):
+    def replace(self, service, key, build, policy=None):
+        """Republish an existing identity as ``build(old_member)`` (status changes).
+
+        The lapse policy stays as it was unless a new ``policy`` is given.
+        """
+        if not self.lookup(service, key, fresh=True):
             raise NotFound("instance is not registered")
         for _ in range(self.attempts):
-            done = self._swap(service, key, lambda old: self._restamp(build(old), old), must_exist=True)
+            done = self._swap(service, key, lambda old: self._restamp(build(old), old, policy), must_exist=True)
             if done is not None:
                 return done[0]
         raise Unavailable("update of %s in %s kept conflicting; retry" % (key, service))
@@ -199,7 +207,7 @@ class Instances:
         NotFound when the instance is not (or no longer) registered: its
         client should register again.
         """
-        leaves = self._current(service, key)
+        leaves = self.lookup(service, key, fresh=True)
         if not leaves:
             raise NotFound("instance is not registered")
         try:
@@ -215,7 +223,7 @@ class Instances:
     def cancel(self, service, key):
         """Remove the identity's member(s) and lease at once."""
         for _ in range(self.attempts):
-            leaves = self._current(service, key)
+            leaves = self.lookup(service, key, fresh=True)
             lease = self.lease_path(service, key)
             stat = self.cluster.call("exists", lease)
             if not leaves and stat is None:
@@ -271,8 +279,10 @@ class Instances:
         return replace(member, instance={**member.instance, "lease": key, "policy": asdict(policy)})
 
     @staticmethod
-    def _restamp(member, old):
+    def _restamp(member, old, policy=None):
         keep = {k: old.instance[k] for k in ("lease", "policy") if k in old.instance and k not in member.instance}
+        if policy is not None:
+            keep["policy"] = asdict(policy)
         return replace(member, instance={**member.instance, **keep})
 
     def _published(self, service, key, member, path, created):
