@@ -1,0 +1,162 @@
+"""What the instance API publishes, and how it reads any member.
+
+An instance is identified by namespace, cluster, service name, IP and port;
+its member carries those under ``instance`` and its status as the
+ServerSet status (HEALTHY is ALIVE, UN_HEALTHY is DEAD, DISABLE is
+STOPPED), so that outside readers and the other dialects agree with it.
+Members written by anyone else are read as well as they can be.
+"""
+import logging
+import time
+from dataclasses import dataclass
+from dataclasses import replace as evolve
+
+from zk import codec
+from zk.instances import Policy, identity_key
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "default"
+DEFAULT_CLUSTER = "DEFAULT_CLUSTER"
+HEALTHY, UN_HEALTHY, DISABLE = "HEALTHY", "UN_HEALTHY", "DISABLE"
+STATUSES = (HEALTHY, UN_HEALTHY, DISABLE)
+REGISTERED_BY = "instance"
+
+_PUBLISHED = {HEALTHY: codec.ALIVE, UN_HEALTHY: codec.DEAD, DISABLE: codec.STOPPED}
+_STAMPS = ("lease", "policy", "lapsed")  # what the lease mechanism adds
+
+
+@dataclass(frozen=True)
+class Identity:
+    namespace: str
+    cluster: str
+    service: str
+    ip: str
+    port: int
+
+    @property
+    def key(self):
+        return identity_key(self.namespace, self.cluster, self.service, self.ip, self.port)
+
+    @property
+    def instance_id(self):
+        return instance_id(self.cluster, self.service, self.ip, self.port)
+
+    def describe(self):
+        return "instance %s (namespace %s)" % (self.instance_id, self.namespace)
+
+
+def instance_id(cluster, service, ip, port):
+    return "%s#%s@%s:%s" % (cluster, service, ip, port)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The ``[instance]`` config section: when silent instances lapse."""
+
+    beat_interval: float = 5.0
+    unhealthy_after: float = 10.0
+    remove_after: float = 20.0
+
+    @classmethod
+    def of(cls, section):
+        unknown = set(section) - {"beat_interval", "unhealthy_after", "remove_after"}
+        if unknown:
+            raise ValueError("unknown settings %s" % ", ".join(sorted(unknown)))
+        try:
+            timing = cls(**{k: float(v) for k, v in section.items()})
+        except (TypeError, ValueError):
+            raise ValueError("beat_interval, unhealthy_after and remove_after are seconds") from None
+        if min(timing.beat_interval, timing.unhealthy_after, timing.remove_after) <= 0:
+            raise ValueError("beat_interval, unhealthy_after and remove_after must be positive")
+        return timing
+
+    def policy(self, status):
+        """A DISABLEd instance ignores beats and never lapses; the others do."""
+        if status == DISABLE:
+            return Policy(ttl=None, unhealthy_after=None, renew_interval=self.beat_interval, self_preservation=False)
+        return Policy(
+            ttl=self.remove_after,
+            unhealthy_after=self.unhealthy_after,
+            renew_interval=self.beat_interval,
+            self_preservation=False,
+        )
+
+
+def status_of(member):
+    """The instance API status of any member, from its ServerSet status."""
+    if member.status == codec.ALIVE:
+        return HEALTHY
+    if member.status == codec.STOPPED:
+        return DISABLE
+    return UN_HEALTHY
+
+
+def kept_status(old):
+    """Status of a registration: a DISABLE set by ops outlives re-registering."""
+    return DISABLE if old is not None and status_of(old) == DISABLE else HEALTHY
+
+
+def publish(identity, status, old=None):
+    """The member to publish for ``identity`` in ``status``."""
+    registered = old.instance.get("registeredAt") if old is not None else None
+    return codec.Member(
+        identity.ip,
+        identity.port,
+        _PUBLISHED[status],
+        instance={
+            "namespace": identity.namespace,
+            "cluster": identity.cluster,
+            "serviceName": identity.service,
+            "ip": identity.ip,
+            "port": identity.port,
+            "instanceId": identity.instance_id,
+            "registeredBy": REGISTERED_BY,
+            "registeredAt": registered if isinstance(registered, int) else int(time.time() * 1000),
+        },
+    )
+
+
+def unchanged(old, new, policy):
+    """True when publishing ``new`` over ``old`` would change nothing."""
+    stripped = {k: v for k, v in old.instance.items() if k not in _STAMPS}
+    return evolve(old, instance=stripped) == new and Policy.of(old) == policy
+
+
+def _text(doc, name, default):
+    value = doc.get(name)
+    return value if isinstance(value, str) and value else default
+
+
+def view(service, leaf, namespace=DEFAULT_NAMESPACE):
+    """How the instance API shows a member, or None when it is unreadable.
+
+    ``namespace``: what a member that does not say is in (the service's).
+    """
+    member = leaf.value
+    if member is None:
+        log.debug("instance API skips %s/%s: not a ServerSet member", service, leaf.name)
+        return None
+    cluster = _text(member.instance, "cluster", DEFAULT_CLUSTER)
+    return {
+        "namespace": _text(member.instance, "namespace", namespace),
+        "instanceId": instance_id(cluster, service, member.host, member.port),
+        "cluster": cluster,
+        "serviceName": service,
+        "ip": member.host,
+        "port": member.port,
+        "status": status_of(member),
+    }
+
+
+def views(service, group):
+    """Every readable member of a service, in a stable order."""
+    attributes = codec.decode_attributes(group.data)
+    namespace = _text(attributes, "namespace", DEFAULT_NAMESPACE)
+    shown = (view(service, leaf, namespace) for leaf in group.leaves.values())
+    return sorted((v for v in shown if v is not None), key=lambda v: (v["cluster"], v["ip"], v["port"], v["namespace"]))
+
+
+def public(shown):
+    """A view as the instance API answers it (the namespace is a filter, not a field)."""
+    return {k: v for k, v in shown.items() if k != "namespace"}

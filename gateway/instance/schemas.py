@@ -1,0 +1,114 @@
+"""Parameters of the instance API, validated before any ZooKeeper call.
+
+Every failure is a BadRequest naming the parameter the way this API's
+clients expect (``Param 'serviceName' is required``). An empty value of an
+optional parameter means its default, as in ``?namespace=&clusters=``.
+"""
+import ipaddress
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+from zk.paths import is_service
+
+from ..params import BadRequest
+from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, STATUSES
+
+_NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
+
+
+def _messages(kind):
+    return {"required": "is required", "null": "is required", "invalid": "must be %s" % kind}
+
+
+def _name(value):
+    if not is_service(value):
+        raise ValidationError("%s, not %r" % (_NAME_RULE, value[:140]))
+
+
+def _text(**options):
+    return fields.String(error_messages=_messages("a string"), **options)
+
+
+def _port(strict):
+    return fields.Integer(
+        required=True,
+        strict=strict,
+        validate=validate.Range(1, 65535, error="must be between 1 and 65535"),
+        error_messages=_messages("an integer"),
+    )
+
+
+class IpAddress(fields.String):
+    """An IPv4 or IPv6 address, in its canonical spelling (one identity per address)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(ipaddress.ip_address(text.strip()))
+        except ValueError:
+            raise ValidationError("must be an IP address, not %r" % text[:64]) from None
+
+
+class Clusters(fields.String):
+    """A comma separated list of cluster names; empty means all."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        names = [n.strip() for n in super()._deserialize(value, attr, data, **kwargs).split(",")]
+        names = [n for n in names if n]
+        for name in names:
+            _name(name)
+        return names
+
+
+class _Params(Schema):
+    class Meta:
+        unknown = EXCLUDE  # clients send more than this API reads (weight, metadata, ...)
+
+    key = _text(load_only=True)
+    zkidc = _text(validate=validate.Length(1, 64, error="must be 1..64 characters"))
+
+    @pre_load
+    def _empty_means_default(self, data, **kwargs):
+        return {k: v for k, v in data.items() if v is not None and v != ""}
+
+    def handle_error(self, error, data, **kwargs):
+        """The first failing parameter, in the order they are documented."""
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        for name in [n for n in self.fields if n in messages] + [n for n in messages if n not in self.fields]:
+            text = messages[name]
+            while isinstance(text, list | dict):
+                text = next(iter(text.values() if isinstance(text, dict) else text), "is invalid")
+            if name == "_schema":
+                raise BadRequest(str(text)) from None
+            raise BadRequest("Param '%s' %s" % (name, str(text).rstrip("."))) from None
+
+
+class Service(_Params):
+    namespace = _text(load_default=DEFAULT_NAMESPACE, validate=_name)
+    serviceName = _text(required=True, validate=_name)
+
+
+class InstanceList(Service):
+    clusters = Clusters(load_default=list, error_messages=_messages("a comma separated list of clusters"))
+    healthy = fields.Boolean(load_default=None, error_messages=_messages("true, false or empty"))
+
+
+class Instance(Service):
+    """One instance, from a query string: port may be spelled as text."""
+
+    cluster = _text(load_default=DEFAULT_CLUSTER, validate=_name)
+    ip = IpAddress(required=True, error_messages=_messages("an IP address"))
+    port = _port(strict=False)
+
+
+class InstanceBody(Instance):
+    """One instance, from a JSON body: port must be a JSON integer."""
+
+    port = _port(strict=True)
+
+
+class StatusBody(InstanceBody):
+    status = _text(
+        required=True,
+        validate=validate.OneOf(STATUSES, error="must be one of %s, not {input!r}" % ", ".join(STATUSES)),
+    )
