@@ -47,7 +47,7 @@ def current():
 
 def create_app(config, start=True):
     """Build the WSGI app for ``config`` (a gateway.config.Config)."""
-    from . import admin, discovery, health, metrics, openapi, polaris
+    from . import admin, discovery, health, instance, metrics, openapi, polaris
 
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -55,7 +55,7 @@ def create_app(config, start=True):
     gateway = Gateway(config)
     app.extensions["soa"] = gateway
 
-    for dialect in (health, metrics, openapi, discovery, polaris, admin):
+    for dialect in (health, metrics, openapi, discovery, polaris, instance, admin):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
