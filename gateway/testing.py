@@ -71,6 +71,7 @@ class GatewayProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=self.env,
+            start_new_session=True,  # its own process group: kill() reaches the workers too
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -95,7 +96,10 @@ class GatewayProcess:
 
     def stop(self, kill=False):
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            if kill:  # the master and its workers at once: an orphaned worker would live on for up to 30 s
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(40)
             except subprocess.TimeoutExpired:

@@ -116,8 +116,12 @@ class Cluster:
         """Call ``listener(new_session: bool)`` on every (re)connection.
 
         Runs on kazoo's event thread: it must not block or call ZooKeeper.
+        A listener added while connected is also called at once (on the
+        caller's thread): the session that began before it was added counts.
         """
         self._session_listeners.append(listener)
+        if self.state == CONNECTED:
+            listener(True)
 
     def _on_state(self, state):
         if state == KazooState.CONNECTED:

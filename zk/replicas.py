@@ -17,9 +17,6 @@ from .tree import WatchedTree
 
 log = logging.getLogger(__name__)
 
-GROUP = "replicas"
-
-
 def _decode(data):
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -33,15 +30,13 @@ class Replicas:
         self.cluster = catalog.cluster
         self.addr = addr
         self.zone = zone
-        base = catalog.layout.beside("gateway")
-        self.path = "%s/%s" % (base, GROUP)
-        self.tree = WatchedTree(self.cluster, base, lambda name: name == GROUP, lambda name: True, _decode)
+        self.path = catalog.layout.beside("gateway") + "/replicas"
+        # One group per replica node (its data is the announcement), no leaves.
+        self.tree = WatchedTree(self.cluster, self.path, lambda name: True, lambda name: False, _decode)
 
     def start(self):
         self.tree.start()
         self.cluster.on_session(lambda new: new and self.cluster.handler.spawn(self.announce))
-        if self.cluster.connected:  # connected before the listener was there
-            self.cluster.handler.spawn(self.announce)
 
     def stop(self):
         self.tree.stop()
@@ -64,9 +59,9 @@ class Replicas:
 
     def listing(self):
         """[{"addr", "zone"}] of every replica serving, sorted by addr, from the cache."""
-        group = self.tree.groups().get(GROUP)
         seen = {}
-        for leaf in group.leaves.values() if group else ():
-            if leaf.value is not None:
-                seen.setdefault(leaf.value["addr"], str(leaf.value.get("zone", "")))
+        for group in self.tree.groups().values():
+            doc = _decode(group.data)
+            if doc is not None:
+                seen.setdefault(doc["addr"], str(doc.get("zone", "")))
         return [{"addr": addr, "zone": zone} for addr, zone in sorted(seen.items())]
