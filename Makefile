@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test soak bench install zookeeper clean
+.PHONY: run test soak bench install zookeeper nginx cluster cluster-stop clean
 
 run: install zookeeper
 	$(BIN)/soa-gateway serve --dev
 
-test: install zookeeper
+test: install zookeeper nginx
 	$(BIN)/pytest
 
 bench: install zookeeper
@@ -29,5 +29,21 @@ zookeeper:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zookeeper; }
 
+# deploy/docker-compose.yml's topology on loopback: 3 ZooKeeper servers, 2 replicas, nginx.
+cluster: install zookeeper nginx
+	deploy/local-cluster.sh start
+
+cluster-stop:
+	deploy/local-cluster.sh stop
+
+# nginx for the local cluster (and its test); the cluster runs its own nginx, so the
+# package's system service (port 80) is stopped and disabled when this installs it.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx && \
+	  { $(SUDO) systemctl disable --now nginx 2>/dev/null || $(SUDO) service nginx stop 2>/dev/null || true; }; }
+
 clean:
-	rm -rf $(VENV) .zk-dev *.egg-info .pytest_cache
+	deploy/local-cluster.sh stop
+	rm -rf $(VENV) .zk-dev .cluster *.egg-info .pytest_cache

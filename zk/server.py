@@ -1,9 +1,21 @@
 """Real ZooKeeper servers on loopback, from Debian's ``zookeeper`` package.
 
-Used by ``soa-gateway serve --dev``, by the tests and by the benchmarks, so
-that all three run against the real thing. The Java process is tied to its
-parent (PR_SET_PDEATHSIG): if the parent dies, so does ZooKeeper.
+Used by ``soa-gateway serve --dev``, by the tests, by the benchmarks and by
+``deploy/local-cluster.sh``, so that all of them run against the real thing.
+The Java process is tied to its parent (PR_SET_PDEATHSIG): if the parent
+dies, so does ZooKeeper.
+
+As a program::
+
+    python -m zk.server ensemble --dir DIR [--ports 2281,2282,2283]
+    python -m zk.server status PORT...
+
+``ensemble`` runs a quorum in the foreground (data, configs and logs under
+DIR/zkN), writes its connection string to DIR/hosts once every server
+serves, and stops the servers on SIGTERM or SIGINT. ``status`` prints each
+server's mode.
 """
+import argparse
 import ctypes
 import glob
 import os
@@ -11,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -177,12 +190,14 @@ class ZooKeeperServer:
 class Ensemble:
     """N ZooKeeper servers on loopback forming one quorum."""
 
-    def __init__(self, size=3, base_dir=None, **options):
+    def __init__(self, size=3, base_dir=None, ports=None, **options):
+        """``ports``: the servers' client ports (default: free ports, ``size`` of them)."""
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="zk-ensemble-")
-        peers = {sid: (free_port(), free_port()) for sid in range(1, size + 1)}
+        ports = list(ports or [None] * size)
+        peers = {sid: (free_port(), free_port()) for sid in range(1, len(ports) + 1)}
         self.servers = [
-            ZooKeeperServer(data_dir=os.path.join(self.base_dir, "zk%d" % sid), server_id=sid, peers=peers, **options)
-            for sid in peers
+            ZooKeeperServer(port=port, data_dir=os.path.join(self.base_dir, "zk%d" % sid), server_id=sid, peers=peers, **options)
+            for sid, port in zip(peers, ports)
         ]
 
     @property
@@ -237,3 +252,69 @@ def ensure_paths(hosts, paths):
     finally:
         client.stop()
         client.close()
+
+
+def _ports(text):
+    try:
+        return [int(p) for p in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a list of ports: %r" % text) from None
+
+
+def _run_ensemble(args):
+    os.makedirs(args.dir, exist_ok=True)
+    hosts_file = os.path.join(args.dir, "hosts")
+    if os.path.exists(hosts_file):
+        os.unlink(hosts_file)
+    ensemble = Ensemble(base_dir=os.path.abspath(args.dir), ports=args.ports, heap_mb=args.heap_mb)
+    stop = lambda *_: sys.exit(0)  # noqa: E731 (unwind through the finally below)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        ensemble.start(timeout=args.timeout)
+        with open(hosts_file + ".tmp", "w") as f:
+            f.write(ensemble.hosts + "\n")
+        os.rename(hosts_file + ".tmp", hosts_file)
+        modes = ", ".join("%s %s" % (s.hosts, s.mode()) for s in ensemble.servers)
+        print("ZooKeeper ensemble serving: %s" % modes, flush=True)
+        while True:
+            signal.pause()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.path.exists(hosts_file):
+            os.unlink(hosts_file)
+        ensemble.stop()
+        print("ZooKeeper ensemble stopped", flush=True)
+
+
+def _status(args):
+    serving = 0
+    for port in args.ports:
+        mode = ZooKeeperServer(port=port).mode()
+        serving += mode is not None
+        print("127.0.0.1:%d %s" % (port, mode or "not serving"))
+    return 0 if serving == len(args.ports) else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m zk.server", description="Real ZooKeeper servers on loopback.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ensemble = commands.add_parser("ensemble", help="run a quorum in the foreground until SIGTERM or SIGINT")
+    ensemble.add_argument("--dir", required=True, help="data, configs and logs (DIR/zkN); DIR/hosts once serving")
+    ensemble.add_argument("--ports", type=_ports, default=[None] * 3, help="client ports (default: 3 free ports)")
+    ensemble.add_argument("--heap-mb", type=int, default=256, help="Java heap per server (default 256)")
+    ensemble.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the quorum (default 90)")
+    status = commands.add_parser("status", help="print the mode of each server; exit 1 unless all serve")
+    status.add_argument("ports", type=int, nargs="+")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        return _status(args)
+    try:
+        _run_ensemble(args)
+    except (ZooKeeperMissing, RuntimeError, TimeoutError) as exc:
+        sys.exit("zk.server: %s" % exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

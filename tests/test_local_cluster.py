@@ -1,0 +1,212 @@
+"""deploy/local-cluster.sh: the compose topology on loopback, started and stopped for real.
+
+Three ZooKeeper servers forming one quorum, two gateway replicas (gunicorn, two
+gevent workers each, so four ZooKeeper sessions) and nginx in front when it is
+installed; a write through one replica is read through the other, through
+nginx, and by a plain ZooKeeper client.
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+from kazoo.client import KazooClient
+
+from tests.conftest import OPS, eventually
+from tests.discovery_helpers import hostnames, http
+from zk.server import ZooKeeperServer, free_port
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy", "local-cluster.sh")
+NGINX = shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")
+SERVICE = "ip2city.http"
+APPID = "cluster.demo"
+
+
+def run(command, directory, env, timeout=150):
+    return subprocess.run(["bash", SCRIPT, command, directory], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def distinct_free_ports(count):
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def processes_in(directory):
+    """(pid, command line) of live processes whose command line or working directory is in ``directory``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open("/proc/%s/stat" % entry) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            cwd = os.readlink("/proc/%s/cwd" % entry)
+        except OSError:
+            continue
+        if state != "Z" and (directory in cmdline or (cwd + "/").startswith(directory + "/")):
+            found.append((int(entry), cmdline))
+    return found
+
+
+def status_of(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("cluster"))
+    zk_ports, (a, b, lb) = distinct_free_ports(3), distinct_free_ports(3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOA_GATEWAY_", "CLUSTER_"))}
+    env.update(
+        CLUSTER_ZK_PORTS=" ".join(map(str, zk_ports)),
+        CLUSTER_GATEWAY_PORTS="%d %d" % (a, b),
+        CLUSTER_LB_PORT=str(lb),
+        SOA_GATEWAY_KEY_OPS=OPS,
+    )
+    started = time.monotonic()
+    result = run("start", directory, env)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield SimpleNamespace(
+            dir=directory,
+            env=env,
+            output=result.stdout,
+            start_seconds=time.monotonic() - started,
+            zk_ports=zk_ports,
+            hosts=",".join("127.0.0.1:%d" % p for p in zk_ports),
+            a="http://127.0.0.1:%d" % a,
+            b="http://127.0.0.1:%d" % b,
+            lb="http://127.0.0.1:%d" % lb,
+        )
+    finally:
+        run("stop", directory, env)
+
+
+def test_start_prints_the_endpoints_and_the_key(cluster):
+    assert cluster.start_seconds < 60
+    for url in (cluster.a, cluster.b) + ((cluster.lb,) if NGINX else ()):
+        assert url in cluster.output
+    assert cluster.hosts in cluster.output
+    assert "Key (ops):  %s" % OPS in cluster.output
+
+
+def test_three_zookeeper_servers_form_one_quorum(cluster):
+    modes = sorted(ZooKeeperServer(port=port).mode() for port in cluster.zk_ports)
+    assert modes == ["follower", "follower", "leader"]
+
+
+def test_both_replicas_are_ready(cluster):
+    for base in (cluster.a, cluster.b):
+        status, body = status_of(base + "/readyz")
+        assert status == 200
+        assert body["zkidcs"]["qa"]["state"] == "connected"
+
+
+def test_a_second_start_refuses_and_leaves_the_cluster_running(cluster):
+    again = run("start", cluster.dir, cluster.env, timeout=30)
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+    status = run("status", cluster.dir, cluster.env, timeout=30)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.count("running (pid") == (4 if NGINX else 3)
+    assert "leader" in status.stdout
+    assert status_of(cluster.a + "/readyz")[0] == 200
+
+
+def servers(base):
+    answer = http(base, "/serverlist", {"destName": SERVICE})
+    return sorted((s["host"], s["port"]) for s in answer["servers"])
+
+
+def test_admin_writes_through_one_replica_are_read_through_the_other(cluster):
+    assert http(cluster.a, "/addservice", {"destName": SERVICE}, "POST")["code"] == 1
+    added = http(cluster.a, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.1", "serverPort": 8080}, "POST")
+    assert added["code"] == 1 and not added["existed"]
+    eventually(lambda: servers(cluster.b) == [("10.0.0.1", 8080)], timeout=5)
+
+
+@pytest.mark.skipif(not NGINX, reason="nginx is not installed (make test installs it)")
+def test_nginx_spreads_requests_and_passes_the_request_id(cluster):
+    http(cluster.lb, "/addservice", {"destName": SERVICE}, "POST")
+    assert http(cluster.lb, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.2", "serverPort": 8080}, "POST")["code"] == 1
+    eventually(lambda: ("10.0.0.2", 8080) in servers(cluster.b), timeout=5)
+    request = urllib.request.Request(cluster.lb + "/healthz", headers={"X-Request-Id": "cluster-test-0001"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.headers["X-Request-Id"] == "cluster-test-0001"
+    with urllib.request.urlopen(cluster.lb + "/healthz", timeout=5) as answer:
+        assert answer.headers["X-Request-Id"]  # nginx's own id when the client sends none
+    with open(os.path.join(cluster.dir, "nginx.log")) as log:
+        lines = log.read()
+    upstreams = {line.split("upstream=")[1].split()[0] for line in lines.splitlines() if "upstream=" in line}
+    assert upstreams == {cluster.a[len("http://") :], cluster.b[len("http://") :]}
+    assert OPS not in lines  # keys travel in query strings: never logged
+
+
+def test_a_plain_zookeeper_client_sees_the_serverset_member(cluster):
+    client = KazooClient(hosts=cluster.hosts)
+    client.start(timeout=15)
+    try:
+        path = "/soa/services/%s" % SERVICE
+        members = [json.loads(client.get("%s/%s" % (path, c))[0]) for c in client.get_children(path) if c.startswith("member_")]
+    finally:
+        client.stop()
+        client.close()
+    endpoints = [m["serviceEndpoint"] for m in members if m["status"] == "ALIVE"]
+    assert {"host": "10.0.0.1", "port": 8080} in endpoints
+
+
+def discovery_instance(hostname):
+    return {"zone": "sh001", "env": "uat", "appid": APPID, "hostname": hostname}
+
+
+def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other(cluster):
+    register = {**discovery_instance("host-1"), "addrs": "http://10.0.1.1:8080", "status": 1}
+    assert http(cluster.a, "/discovery/register", register, "POST")["code"] == 0
+
+    def fetched():
+        answer = http(cluster.b, "/discovery/fetch", {"appid": APPID, "env": "uat", "status": 3})
+        return answer["code"] == 0 and hostnames(answer) == ["host-1"] and answer
+
+    latest = eventually(fetched, timeout=5)["data"]["latest_timestamp"]
+    behind = http(cluster.b, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": 0})
+    assert behind["code"] == 0 and hostnames(behind) == ["host-1"]
+
+    # A long poll through nginx (or B) waits, and a registration through A wakes it.
+    front = cluster.lb if NGINX else cluster.b
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(http, front, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": latest})
+        time.sleep(1)
+        assert not waiting.done()
+        second = {**discovery_instance("host-2"), "addrs": "http://10.0.1.2:8080", "status": 1}
+        assert http(cluster.a, "/discovery/register", second, "POST")["code"] == 0
+        woken = waiting.result(timeout=15)
+    assert woken["code"] == 0 and hostnames(woken) == ["host-1", "host-2"]
+
+    # Each replica announces the address it was told to advertise.
+    nodes = eventually(lambda: len(http(cluster.b, "/discovery/nodes", {})["data"]) == 2 and http(cluster.b, "/discovery/nodes", {}))
+    assert sorted(n["addr"] for n in nodes["data"]) == sorted(u[len("http://") :] for u in (cluster.a, cluster.b))
+
+
+def test_stop_leaves_no_process_behind(cluster):
+    before = " ".join(cmdline for _, cmdline in processes_in(cluster.dir))
+    for program in ("java", "soa-gateway", "zk.server") + (("nginx",) if NGINX else ()):
+        assert program in before
+    stopped = run("stop", cluster.dir, cluster.env, timeout=120)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert processes_in(cluster.dir) == []
+    assert run("status", cluster.dir, cluster.env, timeout=30).returncode == 3
+    assert run("stop", cluster.dir, cluster.env, timeout=30).returncode == 0  # stopping twice is fine
