@@ -54,10 +54,11 @@ def test_type_1_answers_every_member_in_polaris_shape(client, shop):
     assert (admin["service"], admin["namespace"], admin["port"]) == ("shop", "Test", 80)
     assert (admin["weight"], admin["priority"], admin["healthy"], admin["isolate"]) == (100, 0, True, False)
     assert admin["protocol"] == "" and admin["version"] == "" and admin["enableHealthCheck"] is False
-    assert admin["ctime"] and admin["mtime"] and admin["revision"]
+    assert admin["mtime"] and admin["revision"] and "location" not in admin
     outside = by_host["10.0.0.2"]
     assert (outside["weight"], outside["protocol"], outside["version"], outside["priority"]) == (7, "grpc", "2.1", 2)
-    assert outside["location"]["zone"] == "sh" and outside["metadata"] == {"weight": "7", "protocol": "grpc"}
+    assert outside["location"] == {"region": "", "zone": "sh", "campus": ""}
+    assert outside["metadata"] == {"weight": "7", "protocol": "grpc"}
     stopped = by_host["10.0.0.3"]
     assert (stopped["id"], stopped["weight"], stopped["healthy"], stopped["isolate"]) == ("given-id", 30, True, True)
     dead = by_host["10.0.0.4"]

@@ -160,6 +160,10 @@ def test_rate_limit_names_are_unique_per_service_and_updates_need_an_existing_id
     assert codes(rules(client, "ratelimits", "post", [LIMIT])) == (400201, [400201])
     assert codes(rules(client, "ratelimits", "put", [dict(LIMIT, id="nope")])) == (400202, [400202])
     assert codes(rules(client, "ratelimits", "put", [LIMIT])) == (400103, [400103])
+    first = client.get("/naming/v1/ratelimits", headers=headers()).json["rateLimits"][0]
+    mixed = rules(client, "ratelimits", "put", [dict(LIMIT, id=first["id"], disable=True), LIMIT])
+    assert codes(mixed) == (400000, [400000, 400103])  # the item without an id stops the batch
+    assert client.get("/naming/v1/ratelimits", headers=headers()).json["rateLimits"][0]["disable"] is False
 
 
 def test_rate_limit_query(client, shop):

@@ -10,11 +10,11 @@ exist in the rule's namespace.
 """
 import uuid
 from dataclasses import dataclass
-from functools import partial
 
 from flask import request
 
 from ..access import authorize
+from ..openapi import documented
 from . import codes, schemas, shapes
 from .codes import PolarisError
 from .envelope import answer, expect
@@ -29,7 +29,8 @@ class Kind:
     path: str  # under /naming/v1
     field: str  # of each response of a batch
     plural: str  # of a query's answer
-    schema: type
+    schema: type  # of a create
+    update: type  # of an update
     query: type
     many: bool  # many rules per service, each named by its id (else one, named by its service)
     ids: bool  # rules carry an id
@@ -42,9 +43,11 @@ class Kind:
 
 
 KINDS = (
-    Kind("routing", "routings", "routing", "routings", schemas.Routing, schemas.RuleQuery, False, False),
-    Kind("ratelimit", "ratelimits", "rateLimit", "rateLimits", schemas.RateLimit, schemas.RateLimitQuery, True, True),
-    Kind("circuitbreaker", "circuitbreakers", "circuitBreaker", "circuitBreakers", schemas.CircuitBreaker, schemas.RuleQuery, False, True),
+    Kind("routing", "routings", "routing", "routings", schemas.Routing, schemas.Routing, schemas.RuleQuery, False, False),
+    Kind("ratelimit", "ratelimits", "rateLimit", "rateLimits", schemas.RateLimit, schemas.RateLimitUpdate,
+         schemas.RateLimitQuery, True, True),
+    Kind("circuitbreaker", "circuitbreakers", "circuitBreaker", "circuitBreakers", schemas.CircuitBreaker,
+         schemas.CircuitBreaker, schemas.RuleQuery, False, True),
 )
 
 
@@ -54,9 +57,10 @@ def _content(rule):
 
 def _stamped(kind, item, old=None):
     stamp = shapes.now()
-    rule = dict(item, ctime=old.get("ctime", stamp) if old else stamp, mtime=stamp, revision=uuid.uuid4().hex)
+    old = old or {}
+    rule = dict(item, ctime=old.get("ctime") or stamp, mtime=stamp, revision=uuid.uuid4().hex)
     if kind.ids:
-        rule["id"] = old.get("id") or uuid.uuid4().hex if old else uuid.uuid4().hex
+        rule["id"] = old.get("id") or uuid.uuid4().hex
     return rule
 
 
@@ -99,8 +103,6 @@ def create(kind):
 
 def update(kind):
     def apply(catalog, item):
-        if kind.many and "id" not in item:
-            raise PolarisError(codes.INVALID, "id: the id of the rule to update is required")
         in_namespace(catalog, item["service"], item["namespace"], codes.NO_SERVICE, fresh=True)
 
         def change(rules):
@@ -118,11 +120,11 @@ def update(kind):
         written = catalog.rules.edit(item["service"], kind.kind, change)
         return (codes.SUCCESS if written else codes.NO_NEED_UPDATE), None
 
-    return write_batch("write", kind.schema, apply, kind.echo, _service)
+    return write_batch("write", kind.update, apply, kind.echo, _service)
 
 
 def delete(kind):
-    schema = schemas.RateLimitRef if kind.many else schemas.RuleRef
+    schema = schemas.RateLimitRef if kind.many else schemas.RuleRef  # the body of a delete
 
     def target(rule, item):
         if kind.many and rule.get("id") != item["id"]:
@@ -157,9 +159,20 @@ def query(kind):
     return answer(codes.SUCCESS, amount=len(found), size=len(page), **{kind.plural: page})
 
 
+def _register(kind, action, handler, path, method, summary, **schemas_used):
+    def view():
+        return handler(kind)
+
+    view.__name__ = view.__qualname__ = "%s_%s" % (kind.kind, action)
+    view.__doc__ = summary
+    documented(summary, **schemas_used)(view)
+    blueprint.add_url_rule(path, view.__name__, view, methods=[method])
+
+
 for _kind in KINDS:
     _base = "/naming/v1/" + _kind.path
-    blueprint.add_url_rule(_base, _kind.kind + "_create", partial(create, _kind), methods=["POST"])
-    blueprint.add_url_rule(_base, _kind.kind + "_update", partial(update, _kind), methods=["PUT"])
-    blueprint.add_url_rule(_base + "/delete", _kind.kind + "_delete", partial(delete, _kind), methods=["POST"])
-    blueprint.add_url_rule(_base, _kind.kind + "_query", partial(query, _kind), methods=["GET"])
+    _ref = schemas.RateLimitRef if _kind.many else schemas.RuleRef
+    _register(_kind, "create", create, _base, "POST", "Create %s rules (batch)" % _kind.kind, body=_kind.schema, body_many=True)
+    _register(_kind, "update", update, _base, "PUT", "Update %s rules (batch)" % _kind.kind, body=_kind.update, body_many=True)
+    _register(_kind, "delete", delete, _base + "/delete", "POST", "Delete %s rules (batch)" % _kind.kind, body=_ref, body_many=True)
+    _register(_kind, "query", query, _base, "GET", "Query %s rules" % _kind.kind, query=_kind.query)

@@ -59,6 +59,7 @@ class Choice(fields.Field):
     """A protobuf enum: sent as its name or its number, kept as its name."""
 
     def __init__(self, names, **kwargs):
+        kwargs.setdefault("metadata", {"description": "one of %s, or its number" % ", ".join(names)})
         super().__init__(**kwargs)
         self.names = names
 
@@ -283,6 +284,10 @@ class RateLimit(RuleRef):
     regex_combine = fields.Boolean(load_default=False)
     failover = Choice(("FAILOVER_LOCAL", "FAILOVER_PASS"), load_default="FAILOVER_LOCAL")
     max_queue_delay = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=0))
+
+
+class RateLimitUpdate(RateLimit):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class RateLimitRef(_Item):

@@ -97,7 +97,7 @@ def instance(namespace, service, leaf):
     isolate = status == codec.STOPPED
     given_id = extra.get("id")
     priority = extra.get("priority")
-    return {
+    shape = {
         "id": given_id if isinstance(given_id, str) and given_id else instance_id(namespace, service, member.host, member.port),
         "service": service,
         "namespace": namespace,
@@ -110,12 +110,14 @@ def instance(namespace, service, leaf):
         "enableHealthCheck": False,
         "healthy": status == codec.ALIVE or (isolate and extra.get("healthy") is not False),
         "isolate": isolate,
-        "location": {name: _text(extra.get(name)) for name in ("region", "zone", "campus")},
         "metadata": dict(metadata),
-        "ctime": timestamp(leaf.stat.ctime),
         "mtime": timestamp(leaf.stat.mtime),
         "revision": digest(leaf.name, leaf.stat.mzxid)[:32],
     }
+    location = {name: _text(extra.get(name)) for name in ("region", "zone", "campus")}
+    if any(location.values()):  # only when the member says where it is
+        shape["location"] = location
+    return shape
 
 
 # -- services -------------------------------------------------------------------

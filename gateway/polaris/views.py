@@ -13,6 +13,7 @@ from zk.errors import NotEmpty, NotFound, Unavailable
 
 from ..access import authorize
 from ..keys import Forbidden
+from ..openapi import documented
 from ..params import BadRequest, json_body
 from . import codes, schemas, shapes
 from .codes import PolarisError
@@ -143,16 +144,19 @@ def _named(catalog, item):
 
 
 @blueprint.post("/naming/v1/services")
+@documented("Create services (batch)", body=schemas.ServiceCreate, body_many=True)
 def create_services():
     return write_batch("write", schemas.ServiceCreate, _create, _service_echo, _named)
 
 
 @blueprint.put("/naming/v1/services")
+@documented("Update services (batch); fields left out keep their value", body=schemas.ServiceUpdate, body_many=True)
 def update_services():
     return write_batch("write", schemas.ServiceUpdate, _update, _service_echo, _named)
 
 
 @blueprint.post("/naming/v1/services/delete")
+@documented("Delete services (batch); deleting a missing service succeeds", body=schemas.ServiceRef, body_many=True)
 def delete_services():
     return write_batch("delete", schemas.ServiceRef, _delete, _service_echo, _named)
 
@@ -226,6 +230,7 @@ def _filters(query):
 
 
 @blueprint.get("/naming/v1/services")
+@documented("Query services with filters, offset and limit", query=schemas.ServiceQuery)
 def query_services():
     expect(amount=0, size=0, services=[])
     catalog = authorize("read", params())
@@ -242,6 +247,7 @@ def query_services():
 
 
 @blueprint.post("/v1/Discover")
+@documented("Client discover: type 1 instances, 3 routing, 4 rate limits, 5 circuit breaker, 6 services")
 def discover():
     kind, wanted = schemas.discover_request(body())
     expect(type=kind, service={"name": wanted["name"], "namespace": wanted["namespace"]})
