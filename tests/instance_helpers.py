@@ -1,4 +1,8 @@
 """Calls of the instance API shared by its test modules."""
+import json
+
+from kazoo.exceptions import NoNodeError
+
 from tests.conftest import OPS
 
 INSTANCE = {"serviceName": "serviceTest", "ip": "127.0.0.1", "port": 8080}
@@ -41,3 +45,14 @@ def ok(answer):
     assert (answer.status_code, answer.get_data(as_text=True)) == (200, "success")
     assert answer.mimetype == "text/plain"
     return answer
+
+
+def read_members(zk, path):
+    """name -> parsed data of every member under ``path``, as a plain ZooKeeper
+    reader sees them; read again when one was replaced while it read."""
+    while True:
+        try:
+            return {name: json.loads(zk.get("%s/%s" % (path, name))[0]) for name in zk.get_children(path)}
+        except NoNodeError:
+            if not zk.exists(path):
+                return {}

@@ -6,7 +6,19 @@ import pytest
 from gateway import create_app
 from gateway.config import ConfigError
 from tests.conftest import KEYS, OPS, eventually, make_config
-from tests.instance_helpers import INSTANCE, beat, deregister, get, headers, listing, ok, register, set_status, status
+from tests.instance_helpers import (
+    INSTANCE,
+    beat,
+    deregister,
+    get,
+    headers,
+    listing,
+    ok,
+    read_members,
+    register,
+    set_status,
+    status,
+)
 
 SEED_INSTANCE = {
     "instanceId": "DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080",
@@ -19,8 +31,7 @@ SEED_INSTANCE = {
 
 
 def members(zk, services_path, service="serviceTest"):
-    path = "%s/%s" % (services_path, service)
-    return {name: json.loads(zk.get("%s/%s" % (path, name))[0]) for name in zk.get_children(path)}
+    return read_members(zk, "%s/%s" % (services_path, service))
 
 
 # -- the seed's examples ----------------------------------------------------------
@@ -67,6 +78,7 @@ def test_register_writes_an_ephemeral_serverset_member_and_creates_the_service(c
         "instanceId": "DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080",
         "registeredBy": "instance",
     }
+    assert (instance["env"], instance["zone"], instance["hostname"]) == ("default", "DEFAULT_CLUSTER", "127.0.0.1:8080")
     assert instance["policy"]["ttl"] == 20 and instance["policy"]["unhealthy_after"] == 10
     service_doc = json.loads(zk.get(services_path + "/serviceTest")[0])
     assert service_doc == {"namespace": "default"}
@@ -125,6 +137,8 @@ def test_ipv6_addresses_are_one_identity_whatever_the_spelling(client, zk, servi
     ok(register(client, ip="fe80::1"))
     assert len(members(zk, services_path)) == 1
     assert get(client, ip="fe80::0:1").json["instanceId"] == "DEFAULT_CLUSTER#serviceTest@fe80::1:8080"
+    (doc,) = members(zk, services_path).values()
+    assert (doc["serviceEndpoint"]["host"], doc["instance"]["hostname"]) == ("fe80::1", "[fe80::1]:8080")
 
 
 # -- list filters -------------------------------------------------------------------

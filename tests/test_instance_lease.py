@@ -1,4 +1,4 @@
-"""Instance API heartbeats, lapses, DISABLE, and what outside readers and other dialects see."""
+"""Instance API heartbeats, lapses, DISABLE, several replicas, and what plain ZooKeeper readers see."""
 import json
 import time
 import urllib.error
@@ -8,7 +8,7 @@ import pytest
 
 from gateway import create_app
 from tests.conftest import OPS, eventually, make_config
-from tests.instance_helpers import INSTANCE, beat, deregister, listing, ok, register, set_status, status
+from tests.instance_helpers import INSTANCE, beat, deregister, listing, ok, read_members, register, set_status, status
 from zk.instances import identity_key
 
 FAST = {"eviction": {"interval": 0.3}, "instance": {"beat_interval": 0.3, "unhealthy_after": 1, "remove_after": 2}}
@@ -33,10 +33,7 @@ def timed(zk_server, chroot):
 
 def members(zk, services_path):
     """name -> ServerSet status of every member, as a plain ZooKeeper client sees them."""
-    path = services_path + "/serviceTest"
-    if not zk.exists(path):
-        return {}
-    return {name: json.loads(zk.get("%s/%s" % (path, name))[0])["status"] for name in zk.get_children(path)}
+    return {name: doc["status"] for name, doc in read_members(zk, services_path + "/serviceTest").items()}
 
 
 def lease_path(chroot):
@@ -151,35 +148,6 @@ def test_a_plain_children_watch_sees_the_status_change(client, zk, services_path
     eventually(lambda: events[-1] != first, timeout=5)
     (name,) = events[-1]
     assert json.loads(zk.get("%s/%s" % (path, name))[0])["status"] == "STOPPED"
-
-
-# -- other dialects -----------------------------------------------------------------------
-
-
-def test_admin_serverlist_shows_the_instance(client):
-    ok(register(client))
-
-    def servers():
-        answer = client.get("/serverlist", query_string={"destName": "serviceTest", "key": OPS})
-        assert answer.json["code"] == 1, answer.json
-        return [(s["host"], s["port"], s["status"]) for s in answer.json["servers"]]
-
-    assert servers() == [("127.0.0.1", 8080, "ALIVE")]
-    ok(set_status(client, "DISABLE"))
-    assert servers() == [("127.0.0.1", 8080, "STOPPED")]
-    ok(deregister(client))
-    assert servers() == []
-
-
-def test_servers_added_by_admin_show_in_the_instance_list(client):
-    client.post("/addservice", query_string={"destName": "serviceTest", "key": OPS})
-    client.post("/addserver", query_string={"destName": "serviceTest", "key": OPS, "serverHost": "10.1.1.1", "serverPort": 80})
-    ok(register(client))
-    shown = [(i["instanceId"], i["status"]) for i in listing(client).json["instances"]]
-    assert shown == [
-        ("DEFAULT_CLUSTER#serviceTest@10.1.1.1:80", "HEALTHY"),
-        ("DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080", "HEALTHY"),
-    ]
 
 
 # -- several replicas ----------------------------------------------------------------------

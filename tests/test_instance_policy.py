@@ -1,13 +1,12 @@
 """The lease mechanism's policy choices the instance API relies on (zk.instances, real ZooKeeper)."""
-import json
 import time
 from dataclasses import replace
 
 import pytest
-from kazoo.exceptions import NoNodeError
 
 from gateway import create_app
 from tests.conftest import eventually, make_config
+from tests.instance_helpers import read_members
 from zk import codec
 from zk.errors import NotFound
 from zk.instances import Policy
@@ -28,14 +27,7 @@ def member(status=codec.ALIVE):
 
 
 def published(zk, services_path):
-    """The members as a plain ZooKeeper reader sees them (one may go while it reads)."""
-    path, found = services_path + "/svc", []
-    for name in zk.get_children(path):
-        try:
-            found.append(json.loads(zk.get("%s/%s" % (path, name))[0]))
-        except NoNodeError:
-            pass
-    return found
+    return list(read_members(zk, services_path + "/svc").values())
 
 
 def test_policy_may_depend_on_what_was_published_before(catalog, zk, services_path):
@@ -68,7 +60,7 @@ def test_replace_keeps_the_policy_unless_given_one(catalog, zk, services_path):
 def test_a_member_published_with_an_untimed_policy_never_lapses(catalog, zk, services_path):
     catalog.instances.register("svc", "held", lambda old: member(codec.STOPPED), FOREVER)
     catalog.instances.register("svc", "timed", lambda old: codec.Member("10.0.0.2", 80), TIMED)
-    eventually(lambda: len(published(zk, services_path)) == 1, timeout=6)
+    eventually(lambda: [doc["instance"]["lease"] for doc in published(zk, services_path)] == ["held"], timeout=6)
     time.sleep(1.0)
     (doc,) = published(zk, services_path)
     assert doc["status"] == "STOPPED" and doc["instance"]["lease"] == "held"

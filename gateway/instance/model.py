@@ -42,6 +42,10 @@ class Identity:
     def instance_id(self):
         return instance_id(self.cluster, self.service, self.ip, self.port)
 
+    @property
+    def address(self):
+        return ("[%s]:%d" if ":" in self.ip else "%s:%d") % (self.ip, self.port)
+
     def describe(self):
         return "instance %s (namespace %s)" % (self.instance_id, self.namespace)
 
@@ -112,6 +116,10 @@ def publish(identity, status, old=None):
             "port": identity.port,
             "instanceId": identity.instance_id,
             "registeredBy": REGISTERED_BY,
+            # how the discovery dialect lists it: env is the namespace, zone the cluster
+            "env": identity.namespace,
+            "zone": identity.cluster,
+            "hostname": identity.address,
             "registeredAt": registered if isinstance(registered, int) else int(time.time() * 1000),
         },
     )
