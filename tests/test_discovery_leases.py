@@ -118,17 +118,3 @@ def test_two_replicas_share_leases_and_list_each_other(gateway_process, zk, serv
     b.stop()
     eventually(lambda: http(a.url, "/discovery/nodes", {})["data"] == [n for n in expected if n["addr"].endswith(str(a.port))])
 
-
-def test_a_session_listener_added_after_connecting_still_sees_the_session(zk_server, chroot):
-    """Recovery after expiry counts the sessions a process had; one that began
-    before Instances listened (a fast connect) must count too."""
-    from zk.cluster import Cluster
-
-    cluster = Cluster("qa", zk_server.hosts + chroot)
-    try:
-        assert cluster.wait_connected(10)
-        seen = []
-        cluster.on_session(seen.append)
-        assert seen == [True]
-    finally:
-        cluster.stop()

@@ -28,6 +28,21 @@ _WRITES = {"create", "delete", "set", "ensure_path"}
 _LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
 
 
+def _timeouts(handler):
+    """What a timed-out ``AsyncResult.get`` raises under ``handler``.
+
+    kazoo's gevent handler names a subclass of ``gevent.Timeout``, but
+    gevent's ``AsyncResult.get`` raises ``gevent.Timeout`` itself, a
+    BaseException: uncaught, it would kill the greenlet that waited (the
+    watch cache's worker, the evictor) instead of becoming Unavailable.
+    """
+    if handler.name.endswith("gevent_handler"):
+        import gevent
+
+        return (handler.timeout_exception, gevent.Timeout)
+    return (handler.timeout_exception,)
+
+
 def make_handler(kind):
     """kazoo handler by name; 'gevent' under gunicorn's gevent workers."""
     if kind == "gevent":
@@ -196,7 +211,7 @@ class Cluster:
             return async_result.get(timeout=self.op_timeout)
         except _LOST_CALLS as exc:
             raise Unavailable("ZooKeeper zkidc %s: %s" % (self.name, type(exc).__name__)) from None
-        except self.handler.timeout_exception:
+        except _timeouts(self.handler):
             raise Unavailable(
                 "ZooKeeper zkidc %s did not answer within %.1f s" % (self.name, self.op_timeout)
             ) from None
