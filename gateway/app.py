@@ -3,6 +3,7 @@ import logging
 
 from flask import Flask, current_app, g, request
 
+from zk.cluster import end_request, request_budget
 from zk.registry import Registry
 
 from . import logs
@@ -59,6 +60,16 @@ def create_app(config, start=True):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
+
+    @app.before_request
+    def _budget():
+        """However many ZooKeeper calls a request makes, it waits at most
+        op_timeout in all for an unreachable ZooKeeper."""
+        request_budget(config.op_timeout)
+
+    @app.teardown_request
+    def _end_budget(_error):
+        end_request()
 
     @app.errorhandler(Exception)
     def _error(error):

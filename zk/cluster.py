@@ -4,9 +4,17 @@ kazoo's synchronous calls wait for a reconnect for as long as it takes. A
 gateway must answer within seconds instead, so every call here goes through
 ``call()``: it fails fast when the client is not connected and gives up
 after ``op_timeout`` seconds, raising Unavailable either way.
+
+A request gets one ``op_timeout`` in all for waiting on an unreachable
+ZooKeeper (``request_budget()``), however many calls it makes: a connection
+that comes back just in time for one call and drops before the next must not
+stretch a failing write to several timeouts. Calls answered on a live
+connection cost nothing from it, so a large batch is never cut short.
 """
+import contextvars
 import logging
 import threading
+import time
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.retry import KazooRetry
@@ -26,6 +34,26 @@ log = logging.getLogger(__name__)
 CONNECTED, SUSPENDED, LOST, STOPPED = "connected", "suspended", "lost", "stopped"
 _WRITES = {"create", "delete", "set", "ensure_path"}
 _LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
+
+
+class Budget:
+    """How long the current request may still wait for ZooKeeper to be reachable."""
+
+    def __init__(self, seconds):
+        self.left = float(seconds)
+
+
+_budget = contextvars.ContextVar("soa_zk_budget", default=None)
+
+
+def request_budget(seconds):
+    """Give the current request (context) ``seconds`` of waiting on an
+    unreachable ZooKeeper in all, until ``end_request()``."""
+    _budget.set(Budget(seconds))
+
+
+def end_request():
+    _budget.set(None)
 
 
 def _timeouts(handler):
@@ -161,6 +189,29 @@ class Cluster:
         self.client  # noqa: B018 - start on first use
         return self._connected.wait(self.op_timeout if timeout is None else timeout)
 
+    def patience(self):
+        """Seconds the current request may still wait while ZooKeeper is unreachable."""
+        budget = _budget.get()
+        return self.op_timeout if budget is None else max(0.0, min(self.op_timeout, budget.left))
+
+    def wait_for(self, ready, timeout=None):
+        """``ready(seconds) -> bool`` waits for something that needs ZooKeeper.
+
+        While connected it may take ``timeout`` (default op_timeout); while
+        not, only what is left of the request's budget, and that time is
+        spent from it.
+        """
+        limit = self.op_timeout if timeout is None else timeout
+        if self._connected.is_set():
+            return ready(limit)
+        started = time.monotonic()
+        try:
+            return ready(min(limit, self.patience()))
+        finally:
+            budget = _budget.get()
+            if budget is not None:
+                budget.left -= time.monotonic() - started
+
     # -- calls -------------------------------------------------------------
 
     def call(self, method, *args, **kwargs):
@@ -217,5 +268,6 @@ class Cluster:
             ) from None
 
     def _ready(self):
-        if not self.wait_connected():
+        self.client  # noqa: B018 - start on first use
+        if not self.wait_for(self._connected.wait):
             raise Unavailable("ZooKeeper zkidc %s is not reachable (%s)" % (self.name, self.state))

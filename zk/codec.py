@@ -70,12 +70,19 @@ def encode(member):
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def _digits(text):
+    """``int(text)`` for plain ASCII digits, else None (``"\u00b2".isdigit()`` is
+    True, yet int() refuses it)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+
+
 def _endpoint(value):
     if not isinstance(value, dict):
         return None
     host, port = value.get("host"), value.get("port")
-    if isinstance(port, str) and port.isdigit():
-        port = int(port)
+    if isinstance(port, str):
+        port = _digits(port)
     if not isinstance(host, str) or not host or not valid_port(port):
         return None
     return host, port
@@ -84,8 +91,9 @@ def _endpoint(value):
 def _plain(text):
     """Some writers store ``host:port`` as plain text."""
     host, sep, port = text.strip().rpartition(":")
-    if sep and port.isdigit() and valid_port(int(port)) and host:
-        return Member(host=host.strip("[]"), port=int(port))
+    port = _digits(port) if sep else None
+    if port is not None and valid_port(port) and host.strip("[]"):
+        return Member(host=host.strip("[]"), port=port)
     return None
 
 
@@ -94,6 +102,13 @@ def decode(data):
 
     Never raises: a member written by someone else must not break a listing.
     """
+    try:
+        return _decode(data)
+    except RecursionError:  # JSON nested deeper than the parser goes
+        return None
+
+
+def _decode(data):
     if not data:
         return None
     try:
@@ -134,7 +149,7 @@ def decode_attributes(data):
         return {}
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
         return {}
     return doc if isinstance(doc, dict) else {}
 

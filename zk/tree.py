@@ -106,7 +106,7 @@ class WatchedTree:
         return self._published.get(name)
 
     def _need_loaded(self):
-        if not self._loaded.is_set() and not self._loaded.wait(self.cluster.op_timeout):
+        if not self._loaded.is_set() and not self.cluster.wait_for(self._loaded.wait):
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
     def sync(self, name=None, timeout=None, data=False, leaf=None):
@@ -123,9 +123,12 @@ class WatchedTree:
         if name and leaf:
             items.append(("leaf", name, leaf))
         after = self._mark(*items)
-        deadline = self.cluster.op_timeout if timeout is None else timeout
-        with self._cond:
-            self._cond.wait_for(lambda: self._done > after, deadline)
+
+        def published(seconds):
+            with self._cond:
+                return self._cond.wait_for(lambda: self._done > after, seconds)
+
+        self.cluster.wait_for(published, timeout)
 
     # -- events ------------------------------------------------------------
 

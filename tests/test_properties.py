@@ -1,0 +1,200 @@
+"""Property tests: whatever bytes sit in a znode and whatever names clients
+send, the codec never raises and no path ever leaves the services root."""
+import json
+import posixpath
+import string
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from zk import codec
+from zk.errors import InvalidName
+from zk.instances import identity_key
+from zk.paths import Layout, check_member_key, check_service, is_service
+
+NAME_CHARS = string.ascii_letters + string.digits + "._:-"
+
+# JSON values as other writers might leave them: any shape, any depth (bounded).
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+# What the gateway itself writes: finite numbers only (NaN is not JSON to other readers).
+finite_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+endpoints = st.fixed_dictionaries(
+    {},
+    optional={
+        "host": st.one_of(st.text(max_size=20), st.integers(), st.none()),
+        "port": st.one_of(st.integers(), st.text(max_size=6), st.booleans(), st.floats()),
+    },
+)
+# Almost-ServerSet documents: the right keys with anything in them.
+serverset_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "serviceEndpoint": endpoints | json_values,
+        "additionalEndpoints": st.dictionaries(st.text(max_size=8), endpoints | json_values, max_size=3) | json_values,
+        "status": st.sampled_from(codec.STATUSES) | json_values,
+        "metadata": st.dictionaries(st.text(max_size=8), json_values, max_size=3) | json_values,
+        "shard": json_values,
+        "instance": json_values,
+    },
+)
+
+
+def _dump(doc):
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+# -- the member codec ----------------------------------------------------------
+
+
+@given(st.binary(max_size=2048))
+@example(b"[" * 100_000)  # nested deeper than the JSON parser's recursion limit
+@example(b'{"a":' * 50_000)
+@example('{"serviceEndpoint": {"host": "h", "port": "\u00b2"}}'.encode())  # a digit int() refuses
+@example("10.0.0.1:\u00b9\u00b2".encode())
+@example(b"\xed\xa0\x80")  # a UTF-8 encoded lone surrogate
+@settings(max_examples=300)
+def test_decode_of_arbitrary_bytes_never_raises(data):
+    member = codec.decode(data)
+    assert member is None or isinstance(member, codec.Member)
+    assert isinstance(codec.decode_attributes(data), dict)
+
+
+@given(st.one_of(serverset_like, json_values).map(_dump))
+@example(_dump({"serviceEndpoint": {"host": "h", "port": 1}, "metadata": {"deep": [[[[[]]]]]}}))
+@example(b'{"serviceEndpoint":{"host":"h","port":1},"metadata":{"m":' + b"[" * 900 + b"]" * 900 + b"}}")
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_decode_of_serverset_like_json_never_raises_and_is_usable(data):
+    member = codec.decode(data)
+    if member is None:
+        return
+    # What decode gives is a member every reader can rely on.
+    assert isinstance(member.host, str) and member.host
+    assert codec.valid_port(member.port)
+    assert member.status in codec.STATUSES
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in member.metadata.items())
+    assert all(isinstance(h, str) and codec.valid_port(p) for h, p in member.additional.values())
+    assert member.shard is None or isinstance(member.shard, int)
+    assert isinstance(member.instance, dict)
+    # ... and one the gateway can write back as proper ServerSet JSON.
+    again = codec.decode(codec.encode(member))
+    assert again is not None and (again.host, again.port, again.status) == (member.host, member.port, member.status)
+
+
+hosts = st.one_of(
+    st.ip_addresses().map(str),
+    st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}", fullmatch=True),
+)
+ports = st.integers(1, 65535)
+members = st.builds(
+    codec.Member,
+    host=hosts,
+    port=ports,
+    status=st.sampled_from(codec.STATUSES),
+    additional=st.dictionaries(st.text(min_size=1, max_size=10), st.tuples(hosts, ports), max_size=3),
+    metadata=st.dictionaries(st.text(max_size=16), st.text(max_size=32), max_size=5),
+    shard=st.none() | st.integers(-(2**31), 2**31),
+    instance=st.dictionaries(st.text(min_size=1, max_size=10), finite_json, max_size=5),
+)
+
+
+@given(members)
+@settings(max_examples=300)
+def test_encode_decode_round_trip(member):
+    data = codec.encode(member)
+    assert codec.decode(data) == member
+    assert codec.encode(codec.decode(data)) == data  # deterministic bytes
+    doc = json.loads(data)
+    assert set(doc) >= {"serviceEndpoint", "additionalEndpoints", "status", "metadata"}
+    assert isinstance(doc["serviceEndpoint"]["port"], int)
+
+
+# -- name rules ----------------------------------------------------------------------
+
+
+names = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=NAME_CHARS + "/\\%.\x00 ", max_size=140),
+    st.sampled_from([".", "..", "../x", "x/..", "/", "//", "%2F", "%2e%2e", "a/b", "..\\x", "a\x00b", "\u2024\u2024"]),
+)
+roots = st.sampled_from(["/soa/services", "soa/services/", "/a", "/x/y/z/", "//soa//services"])
+
+
+def _inside(layout, path):
+    assert path.startswith(layout.root + "/")
+    assert posixpath.normpath(path) == path
+    return path[len(layout.root) + 1 :]
+
+
+@given(roots, names)
+@example("/soa/services", "..")
+@example("/soa/services", "../leases")
+@example("/soa/services", "a" * 129)
+def test_a_service_path_never_leaves_the_root(root, name):
+    layout = Layout(root)
+    try:
+        path = layout.service(name)
+    except InvalidName:
+        assert not is_service(name) if isinstance(name, str) else True
+        return
+    rest = _inside(layout, path)
+    assert rest == name and "/" not in rest and rest not in (".", "..")
+    assert 1 <= len(rest) <= 128 and set(rest) <= set(NAME_CHARS)
+    assert posixpath.dirname(path) == layout.root
+    assert check_service(name) == name and is_service(name)
+
+
+@given(names, names)
+@example("svc", "member_/../../x")
+@example("svc", "member_..")
+def test_a_member_path_is_exactly_two_levels_below_the_root(service, key):
+    layout = Layout()
+    try:
+        path = layout.member(service, key)
+    except InvalidName:
+        return
+    rest = _inside(layout, path)
+    assert rest.split("/") == [service, key]
+    assert check_member_key(key) == key and key.startswith("member_")
+    assert posixpath.dirname(posixpath.dirname(path)) == layout.root
+
+
+@given(names)
+def test_invalid_names_fail_with_invalid_name_only(name):
+    """Any string gives the name back or InvalidName: nothing else escapes."""
+    for check in (check_service, check_member_key):
+        try:
+            assert check(name) == name
+        except InvalidName:
+            pass
+
+
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
+def test_identity_keys_are_znode_safe(parts):
+    key = identity_key(*parts)
+    assert len(key) == 40 and set(key) <= set("0123456789abcdef")
+
+
+@given(st.text(max_size=64))
+def test_a_services_root_is_never_slash(root):
+    assume("\x00" not in root)
+    try:
+        layout = Layout(root)
+    except ValueError:
+        return
+    assert layout.root.startswith("/") and layout.root != "/"
+    assert posixpath.normpath(layout.root) == layout.root
+    assert layout.beside("leases") != layout.root
+
+
+@pytest.mark.parametrize("name", ["svc", "a.b:c-d_e", "x" * 128])
+def test_the_name_rule_accepts_what_the_contract_allows(name):
+    assert Layout().service(name) == "/soa/services/" + name
