@@ -69,7 +69,8 @@ def status_of(url):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("cluster"))
-    zk_ports, (a, b, lb) = distinct_free_ports(3), distinct_free_ports(3)
+    ports = distinct_free_ports(6)
+    zk_ports, (a, b, lb) = ports[:3], ports[3:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOA_GATEWAY_", "CLUSTER_"))}
     env.update(
         CLUSTER_ZK_PORTS=" ".join(map(str, zk_ports)),
