@@ -1,5 +1,7 @@
 """Optional ZooKeeper ACL mode: outside clients may read what the gateway
 wrote, and only the gateway's digest identity may change or delete it."""
+import json
+
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
@@ -59,3 +61,30 @@ def test_acl_mode_needs_digest_auth(zk_server, chroot):
     with pytest.raises(ConfigError) as error:
         make_config(zk_server.hosts, chroot, acl=True)
     assert "digest:user:password" in str(error.value)
+
+
+def test_a_registered_instance_and_its_lease_are_readable_not_changeable(protected, zk, chroot, services_path):
+    """An ephemeral member registered through the discovery API, and its lease."""
+    form = {"zone": "z1", "env": "uat", "appid": "acl.demo", "hostname": "h1", "addrs": "http://10.0.0.1:80", "status": 1, "key": OPS}
+    assert protected.post("/discovery/register", data=form).json["code"] == 0
+    service = services_path + "/acl.demo"
+    (name,) = zk.get_children(service)
+    member = "%s/%s" % (service, name)
+    data, stat = zk.get(member)
+    assert stat.ephemeralOwner != 0 and b'"hostname":"h1"' in data
+    leases = "%s/qa/soa/leases/acl.demo" % chroot
+    (lease,) = zk.get_children(leases)
+    zk.get("%s/%s" % (leases, lease))
+    for path in (member, "%s/%s" % (leases, lease)):
+        with pytest.raises(NoAuthError):
+            zk.set(path, b"{}")
+        with pytest.raises(NoAuthError):
+            zk.delete(path)
+    with pytest.raises(NoAuthError):
+        zk.create(service + "/member_", b"x", ephemeral=True, sequence=True)
+    # The gateway itself renews, replaces and cancels it.
+    assert protected.post("/discovery/renew", data=form).json["code"] == 0
+    assert protected.post("/discovery/register", data={**form, "status": 2}).json["code"] == 0
+    assert json.loads(zk.get("%s/%s" % (service, zk.get_children(service)[0]))[0])["status"] == "STOPPED"
+    assert protected.post("/discovery/cancel", data=form).json["code"] == 0
+    assert zk.get_children(service) == []
