@@ -286,3 +286,21 @@ def test_zookeeper_down_fetch_serves_the_last_view_stale_and_writes_fail_fast(ow
         assert renew(client)["code"] == 0
     finally:
         app.extensions["soa"].registry.stop()
+
+
+def test_members_written_by_others_are_shown_as_well_as_they_can_be(client, zk, services_path):
+    """Another dialect's member with env, zone and hostname is listed; its
+    addrs come from its endpoints. Members without them (admin servers,
+    foreign writers) are in no env's view, and broken data breaks nothing."""
+    path = "%s/%s" % (services_path, APPID)
+    zk.create(path + "/member_", json.dumps({
+        "serviceEndpoint": {"host": "10.0.0.9", "port": 8848}, "additionalEndpoints": {}, "status": "DEAD",
+        "instance": {"env": "uat", "zone": "DEFAULT_CLUSTER", "hostname": "10.0.0.9:8848"},
+    }).encode(), sequence=True, makepath=True)
+    zk.create(path + "/member_", b'{"serviceEndpoint": {"host": "10.0.0.8", "port": 80}, "status": "ALIVE"}', sequence=True)
+    zk.create(path + "/member_", b"not json at all", sequence=True)
+    shown = eventually(lambda: fetch(client).get("data"))["instances"]
+    assert list(shown) == ["DEFAULT_CLUSTER"]
+    [other] = shown["DEFAULT_CLUSTER"]
+    assert other["addrs"] == ["http://10.0.0.9:8848"] and other["status"] == 2 and other["hostname"] == "10.0.0.9:8848"
+    assert fetch(client, status=1)["data"]["instances"] == {"DEFAULT_CLUSTER": []}

@@ -205,7 +205,10 @@ def show(leaf, group, renewed_ms):
     dirty = _int(inst.get("dirty_timestamp"), leaf.stat.ctime * _NS_PER_MS)
     addrs = inst.get("addrs")
     if not (isinstance(addrs, list) and all(isinstance(a, str) for a in addrs)):
+        # written by another dialect: its endpoints, named by scheme; a bare
+        # ServerSet endpoint is taken for HTTP
         addrs = ["%s://%s:%d" % (name.split("_")[0], h, p) for name, (h, p) in member.additional.items()]
+        addrs = addrs or ["http://%s:%d" % (member.host, member.port)]
     metadata = inst.get("metadata")
     return {
         "zone": inst["zone"],
