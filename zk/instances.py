@@ -211,7 +211,7 @@ class Instances:
         if not leaves:
             raise NotFound("instance is not registered")
         try:
-            self.cluster.call("set", self.lease_path(service, key), b"")
+            self.cluster.touch(self.lease_path(service, key))
         except NoNodeError:
             raise NotFound("instance lease expired; register again") from None
         self.counters["renews"] += 1
