@@ -26,6 +26,9 @@ class GatewayServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "info",
             "logconfig_dict": logs.gunicorn_logconfig(),
+            # gunicorn's control socket defaults to one path per user, which two
+            # replicas on one host would share; the gateway does not use it.
+            "control_socket_disable": True,
         }
         self.options.update(config.section("gunicorn"))
         self.options.update(options or {})
