@@ -27,6 +27,7 @@ _STATUS = [
     (zk.AlreadyExists, 409),
     (zk.NotEmpty, 409),
     (zk.Conflict, 409),
+    (zk.TooLarge, 413),
     (zk.Unavailable, 503),
 ]
 

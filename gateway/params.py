@@ -2,6 +2,13 @@
 
 Scripts in the wild send admin and discovery parameters every way at once;
 this merges them into one MultiDict (repeated keys kept, in that order).
+
+A parameter that should have one value but arrives twice with different
+values (``destName=a&destName=b``, or one in the query and another in the
+body) is refused: which one a write should touch is anyone's guess. JSON
+bodies are refused when an object repeats a key or nests deeper than
+``MAX_DEPTH`` (nothing any dialect sends is that deep, and deeper documents
+would break the encoder further down the stack).
 """
 import json
 
@@ -11,8 +18,56 @@ from werkzeug.datastructures import MultiDict
 from zk.errors import RegistryError
 
 
+MAX_DEPTH = 32
+
+
 class BadRequest(RegistryError):
     """The request itself is malformed (body, types, missing fields)."""
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique_keys(pairs):
+    doc = {}
+    for name, value in pairs:
+        if name in doc:
+            raise _Duplicate(name)
+        doc[name] = value
+    return doc
+
+
+def too_deep(doc, limit=MAX_DEPTH):
+    """True when lists and objects in ``doc`` nest deeper than ``limit`` (no recursion)."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_json(text, what="request body"):
+    """JSON text -> value, or BadRequest saying what is wrong with it."""
+    try:
+        doc = json.loads(text, object_pairs_hook=_unique_keys)
+    except _Duplicate as exc:
+        raise BadRequest("%s repeats the key %s" % (what, json.dumps(str(exc))[:140])) from None
+    except RecursionError:
+        raise BadRequest("%s nests deeper than %d levels" % (what, MAX_DEPTH)) from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("%s is not valid JSON" % what) from None
+    if too_deep(doc):
+        raise BadRequest("%s nests deeper than %d levels" % (what, MAX_DEPTH))
+    return doc
 
 
 def json_body():
@@ -20,10 +75,25 @@ def json_body():
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("request body is not valid JSON") from None
+    return parse_json(raw)
+
+
+def single(params, lists=()):
+    """A MultiDict as {name: value}; ``lists`` keep every value.
+
+    A name given twice with different values is a BadRequest; the same
+    value twice (the key in the query string and in the body) is fine.
+    """
+    found = {}
+    for name in params:
+        values = params.getlist(name)
+        if name in lists:
+            found[name] = values
+            continue
+        if len(set(values)) > 1:
+            raise BadRequest("parameter %s is given %d times with different values; give it once" % (name[:64], len(values)))
+        found[name] = values[0]
+    return found
 
 
 def collect(with_json=True):

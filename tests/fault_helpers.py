@@ -1,6 +1,7 @@
 """Shared by the fault, bad-input and key tests: real gateway processes on
 their own ZooKeeper (a 3-node ensemble for the fault tests), plain HTTP
 calls that time themselves, and znode tree snapshots."""
+import contextlib
 import http.client
 import itertools
 import json
@@ -101,6 +102,15 @@ def snapshot(zk, path):
     return found
 
 
+def registry_state(zk, prefix, zkidcs=("qa", "yz", "g1"), trees=("services", "leases", "rules")):
+    """snapshot() of the services, leases and rules trees of every zkidc under ``prefix``."""
+    found = {}
+    for zkidc in zkidcs:
+        for tree in trees:
+            found.update(snapshot(zk, "%s/%s/soa/%s" % (prefix, zkidc, tree)))
+    return found
+
+
 class Gateways:
     """Start real gateway processes on one prefix; kill them all at the end."""
 
@@ -120,6 +130,22 @@ class Gateways:
     def stop(self):
         for process in self.started:
             process.stop(kill=True)
+
+
+# Nothing lapses by itself while a test compares trees before and after.
+QUIET = {"discovery": {"ttl": 3600}, "instance": {"unhealthy_after": 3600, "remove_after": 7200}}
+
+
+@contextlib.contextmanager
+def gateway_on_own_prefix(zk, zk_server, sections=QUIET):
+    """(a real gateway process, its prefix) on the test server; both gone afterwards."""
+    prefix = new_prefix(zk)
+    started = Gateways(zk_server.hosts, prefix)
+    try:
+        yield started.start(sections=sections), prefix
+    finally:
+        started.stop()
+        zk.delete(prefix, recursive=True)
 
 
 # -- the discovery calls the fault tests make ------------------------------------

@@ -188,8 +188,8 @@ def test_latest_timestamp_is_the_same_on_every_replica(gateway_process):
         query = {"appid": APPID, "env": "uat", "status": 3}
 
         def same():
-            answers = [http(gw.url, "/discovery/fetch", query)["data"] for gw in (a, b)]
-            assert answers[0] == answers[1] and len(answers[0]["instances"]["sh001"]) == n + 1
+            answers = [http(gw.url, "/discovery/fetch", query).get("data") for gw in (a, b)]  # -404 until seen
+            assert answers[0] and answers[0] == answers[1] and len(answers[0]["instances"]["sh001"]) == n + 1
             return answers[0]
 
         seen.append(eventually(same)["latest_timestamp"])

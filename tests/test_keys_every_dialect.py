@@ -6,32 +6,28 @@ the same, byte for byte and version for version, before and after)."""
 import pytest
 
 from tests.conftest import KEYS, OPS
-from tests.fault_helpers import Gateways, call, new_prefix, snapshot
+from tests.fault_helpers import call, gateway_on_own_prefix, registry_state as state
 
 READER = KEYS["reader"]["secret"]
 WRITER = KEYS["writer"]["secret"]  # read and write, not delete
 QAONLY = KEYS["qaonly"]["secret"]  # every right, zkidc qa only
 IP2CITY = KEYS["ip2city"]["secret"]  # every right, services ip2city* only
-QUIET = {  # nothing lapses on its own while the test compares trees
-    "discovery": {"ttl": 3600},
-    "instance": {"unhealthy_after": 3600, "remove_after": 7200},
-}
-TREES = ("services", "leases", "rules")
 
 
 @pytest.fixture(scope="module")
-def prefix(zk):
-    made = new_prefix(zk)
-    yield made
-    zk.delete(made, recursive=True)
+def served(zk, zk_server):
+    with gateway_on_own_prefix(zk, zk_server) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
-def gw(zk_server, prefix):
-    started = Gateways(zk_server.hosts, prefix)
-    process = started.start(sections=QUIET)
-    yield process
-    started.stop()
+def gw(served):
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def prefix(served):
+    return served[1]
 
 
 # -- how each dialect carries a key and a zkidc, and what a refusal looks like ----------
@@ -146,14 +142,6 @@ CASES = [
     ("key for other services", IP2CITY, "qa", 403),
 ]
 ENDPOINT_IDS = ["%s %s %s" % (e[0], e[1], e[2]) for e in endpoints("member_0000000000", "x")]
-
-
-def state(zk, prefix):
-    trees = {}
-    for zkidc in ("qa", "yz", "g1"):
-        for tree in TREES:
-            trees.update(snapshot(zk, "%s/%s/soa/%s" % (prefix, zkidc, tree)))
-    return trees
 
 
 @pytest.mark.parametrize("number", range(len(ENDPOINT_IDS)), ids=ENDPOINT_IDS)

@@ -27,12 +27,15 @@ from kazoo.exceptions import (
     SessionExpiredError,
 )
 
-from .errors import Unavailable
+from .errors import TooLarge, Unavailable
 
 log = logging.getLogger(__name__)
 
 CONNECTED, SUSPENDED, LOST, STOPPED = "connected", "suspended", "lost", "stopped"
 _WRITES = {"create", "delete", "set", "ensure_path"}
+# ZooKeeper drops the connection (the whole session's traffic) on a request
+# larger than jute.maxbuffer (1 MiB by default); stay well below it.
+MAX_DATA = 512 * 1024
 _LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
 
 
@@ -236,6 +239,8 @@ class Cluster:
 
     def submit(self, method, *args, **kwargs):
         """Send ``client.<method>_async(*args)``; pipeline several, then wait()."""
+        if method in ("create", "set"):
+            self._fits([(args[0], args[1] if len(args) > 1 else kwargs.get("value", b""))])
         self._ready()
         return getattr(self._client, method + "_async")(*args, **kwargs)
 
@@ -245,6 +250,7 @@ class Cluster:
         kazoo reports a failed transaction as exception objects in the
         results; the first real one (not RolledBackError) is raised here.
         """
+        self._fits([(op.path, getattr(op, "data", None)) for op in transaction.operations])
         self._ready()
         results = self.wait(transaction.commit_async())
         for result in results:
@@ -256,6 +262,20 @@ class Cluster:
 
     def transaction(self):
         return self.client.transaction()
+
+    @staticmethod
+    def _fits(writes):
+        """Refuse a write ZooKeeper would answer by dropping the connection.
+
+        ``writes``: (path, data) of one call or of every operation of a transaction.
+        """
+        size = sum(len(data or b"") for _, data in writes)
+        if size > MAX_DATA:
+            path = max(writes, key=lambda w: len(w[1] or b""))[0]
+            raise TooLarge(
+                "too large: writing %s would take %d KiB; at most %d KiB are written to ZooKeeper at once"
+                % (path, (size + 1023) // 1024, MAX_DATA // 1024)
+            )
 
     def wait(self, async_result):
         try:

@@ -37,6 +37,10 @@ class NotEmpty(RegistryError):
     """A service still has members and deleting it was not forced."""
 
 
+class TooLarge(RegistryError):
+    """What would be written is more than a znode may hold."""
+
+
 class Unavailable(RegistryError):
     """ZooKeeper could not be reached in time; the caller may retry."""
 

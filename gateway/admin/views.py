@@ -7,7 +7,7 @@ from zk.codec import Member
 
 from ..access import authorize
 from ..openapi import documented
-from ..params import collect
+from ..params import collect, single
 from . import schemas
 from .envelope import ok
 
@@ -34,7 +34,7 @@ def accepts(schema, summary):
         @functools.wraps(view)
         def validated():
             params = collect()
-            return view(schema().load({k: params.get(k) for k in params}), params)
+            return view(schema().load(single(params)), params)
 
         return documented(summary, query=schema, form=schema, body=schema)(validated)
 

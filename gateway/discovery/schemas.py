@@ -2,12 +2,13 @@
 
 Lists are repeated keys (``appid=a&appid=b``).
 """
-import json
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from zk.errors import InvalidName
 from zk.paths import check_service
+
+from ..params import BadRequest, parse_json, single
 
 from .model import DOWN, UP, metadata_of, parse_addr
 
@@ -39,9 +40,9 @@ class Metadata(fields.Field):
         if not isinstance(value, str):
             raise ValidationError("must be a JSON object in a string")
         try:
-            doc = json.loads(value)
-        except (ValueError, RecursionError):
-            raise ValidationError("is not valid JSON") from None
+            doc = parse_json(value, "metadata")
+        except BadRequest as exc:
+            raise ValidationError(exc.message.replace("metadata ", "", 1)) from None
         if not isinstance(doc, dict):
             raise ValidationError("must be a JSON object")
         doc = metadata_of(doc)
@@ -119,6 +120,6 @@ def loader(schema_class):
     lists = {name for name, field in schema.fields.items() if isinstance(field, fields.List)}
 
     def load(params):
-        return schema.load({k: params.getlist(k) if k in lists else params.get(k) for k in params})
+        return schema.load(single(params, lists))
 
     return load

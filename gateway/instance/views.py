@@ -13,7 +13,7 @@ from zk.errors import NotFound
 
 from ..access import authorize
 from ..config import ConfigError
-from ..params import BadRequest, json_body
+from ..params import BadRequest, json_body, single
 from . import model, schemas
 from .envelope import success
 
@@ -47,7 +47,7 @@ def route(path, methods):
 
 
 def from_query(schema):
-    return schema().load(request.args.to_dict())
+    return schema().load(single(request.args))
 
 
 def from_body(schema):

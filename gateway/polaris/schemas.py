@@ -12,6 +12,7 @@ from zk.errors import InvalidName
 from zk.paths import check_service
 
 from ..errors import validation_message
+from ..params import BadRequest, single
 from . import codes
 from .codes import PolarisError
 
@@ -135,7 +136,9 @@ class Query(Schema):
     def load(self, args, **kwargs):
         """``args``: a request's query string; empty values count as absent."""
         try:
-            query = super().load({k: v for k, v in args.items() if v != ""}, **kwargs)
+            query = super().load({k: v for k, v in single(args).items() if v != ""}, **kwargs)
+        except BadRequest as exc:
+            raise PolarisError(codes.INVALID, exc.message) from None
         except ValidationError as exc:
             raise PolarisError(codes.INVALID, validation_message(exc.messages)) from None
         query["limit"] = min(query["limit"], MAX_PAGE)

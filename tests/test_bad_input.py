@@ -1,0 +1,230 @@
+"""Bad input across every dialect, against a real gateway process: oversized
+bodies, deep JSON, huge metadata, unicode and path tricks in names,
+duplicate parameters. Each is answered with a clear client error in the
+dialect's own envelope, and nothing is written (the znode trees of every
+zkidc are the same before and after)."""
+import json
+
+import pytest
+
+from tests.conftest import OPS
+from tests.fault_helpers import call, gateway_on_own_prefix, registry_state
+
+MiB = 1 << 20
+ADMIN = {"key": OPS}
+POLARIS = {"X-Polaris-Token": OPS}
+INSTANCE = {"X-Api-Key": OPS}
+REGISTER = {"zone": "z1", "env": "uat", "appid": "demo.svc", "hostname": "h9", "addrs": "http://10.0.0.9:80", "status": "1", "key": OPS}
+NEW_INSTANCE = {"serviceName": "demo.svc", "ip": "10.0.0.9", "port": 8080}
+
+
+def deep(depth, leaf="1"):
+    return "[" * depth + leaf + "]" * depth
+
+
+def raw_json(text):
+    """A JSON body sent as written (deep, repeated keys ...)."""
+    return {"json_text": text}
+
+
+def names_cases():
+    """Names that break the contract's rule, including path tricks and unicode."""
+    return ["..", ".", "a/b", "../x", "/abs", "%2F", "%2e%2e", "a%2Fb", "x" * 129, "服务", "ｓｖｃ", "a\x00b", "a b", ""]
+
+
+# (id, dialect, method, path, call keywords)
+CASES = []
+
+
+def case(case_id, dialect, method, path, json_text=None, **kwargs):
+    if json_text is not None:
+        kwargs["body"] = json_text.encode()
+        kwargs["headers"] = {**kwargs.get("headers", {}), "Content-Type": "application/json"}
+    CASES.append(pytest.param(dialect, method, path, kwargs, id=case_id))
+
+
+# -- oversized bodies (over 1 MiB) --------------------------------------------------------
+case("admin body 2 MiB", "admin", "POST", "/addservice", params=ADMIN, form={"destName": "big.svc", "pad": "x" * (2 * MiB)})
+case("discovery body 2 MiB", "discovery", "POST", "/discovery/register", form={**REGISTER, "pad": "x" * (2 * MiB)})
+case("polaris body 2 MiB", "polaris", "POST", "/naming/v1/services", headers=POLARIS, body=[{"name": "big.svc", "comment": "x" * (2 * MiB)}])
+case("instance body 2 MiB", "instance", "POST", "/api/instance", headers=INSTANCE, body={**NEW_INSTANCE, "pad": "x" * (2 * MiB)})
+# ... and writes that would make a znode larger than ZooKeeper takes (its limit drops the connection)
+case("discovery addr of 700 KiB", "discovery", "POST", "/discovery/register", form={**REGISTER, "addrs": "a" * (700 << 10) + "://10.0.0.9:80"})
+case("discovery 64 addrs of 14 KiB", "discovery", "POST", "/discovery/register",
+     form={**REGISTER, "addrs": ["x%s%d://10.0.0.9:80" % ("y" * 14000, n) for n in range(64)]})
+case("polaris routing of 800 KiB", "polaris", "POST", "/naming/v1/routings", headers=POLARIS,
+     body=[{"service": "polaris.svc", "inbounds": [{"sources": "x" * (800 << 10)}]}])
+
+# -- deep JSON ------------------------------------------------------------------------------
+for depth in (40, 5000, 100_000):
+    case("admin json depth %d" % depth, "admin", "POST", "/addservice", params=ADMIN,
+         **raw_json('{"destName": "deep.svc", "pad": %s}' % deep(depth)))
+    case("discovery json depth %d" % depth, "discovery", "POST", "/discovery/register",
+         **raw_json('{"zone": "z1", "env": "uat", "appid": "deep.svc", "hostname": "h", "addrs": "http://10.0.0.1:80", '
+                    '"status": 1, "key": "%s", "pad": %s}' % (OPS, deep(depth))))
+    case("discovery metadata depth %d" % depth, "discovery", "POST", "/discovery/register",
+         form={**REGISTER, "metadata": '{"a": %s}' % deep(depth)})
+    case("polaris create depth %d" % depth, "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+         **raw_json('[{"name": "deep.svc", "metadata": %s}]' % deep(depth, '{"k": "v"}')))
+    case("polaris routing depth %d" % depth, "polaris", "POST", "/naming/v1/routings", headers=POLARIS,
+         **raw_json('[{"service": "polaris.svc", "inbounds": [{"sources": %s}]}]' % deep(depth)))
+    case("polaris discover depth %d" % depth, "polaris", "POST", "/v1/Discover", headers=POLARIS,
+         **raw_json('{"type": 1, "service": {"name": "polaris.svc", "metadata": %s}}' % deep(depth)))
+    case("instance json depth %d" % depth, "instance", "POST", "/api/instance", headers=INSTANCE,
+         **raw_json('{"serviceName": "deep.svc", "ip": "10.0.0.1", "port": 80, "metadata": %s}' % deep(depth)))
+
+# -- huge metadata ----------------------------------------------------------------------------
+case("discovery metadata 65 keys", "discovery", "POST", "/discovery/register",
+     form={**REGISTER, "metadata": json.dumps({"k%d" % n: "v" for n in range(65)})})
+case("discovery metadata value 5000", "discovery", "POST", "/discovery/register",
+     form={**REGISTER, "metadata": json.dumps({"k": "v" * 5000})})
+case("discovery metadata key 200", "discovery", "POST", "/discovery/register",
+     form={**REGISTER, "metadata": json.dumps({"k" * 200: "v"})})
+case("discovery metadata not an object", "discovery", "POST", "/discovery/register", form={**REGISTER, "metadata": "[1, 2]"})
+case("polaris metadata 65 pairs", "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+     body=[{"name": "meta.svc", "metadata": {"k%d" % n: "v" for n in range(65)}}])
+case("polaris metadata value 5000", "polaris", "PUT", "/naming/v1/services", headers=POLARIS,
+     body=[{"name": "polaris.svc", "metadata": {"k": "v" * 5000}}])
+case("polaris comment 2000", "polaris", "PUT", "/naming/v1/services", headers=POLARIS,
+     body=[{"name": "polaris.svc", "comment": "c" * 2000}])
+
+# -- names: unicode and path tricks -------------------------------------------------------------
+for n, name in enumerate(names_cases()):
+    case("admin addservice name %d" % n, "admin", "POST", "/addservice", params={**ADMIN, "destName": name})
+    case("admin addserver name %d" % n, "admin", "POST", "/addserver",
+         params={**ADMIN, "destName": name, "serverHost": "10.0.0.1", "serverPort": "80"})
+    case("discovery register appid %d" % n, "discovery", "POST", "/discovery/register", form={**REGISTER, "appid": name})
+    case("polaris create name %d" % n, "polaris", "POST", "/naming/v1/services", headers=POLARIS, body=[{"name": name}])
+    case("polaris routing service %d" % n, "polaris", "POST", "/naming/v1/routings", headers=POLARIS, body=[{"service": name}])
+    case("instance register service %d" % n, "instance", "POST", "/api/instance", headers=INSTANCE,
+         body={**NEW_INSTANCE, "serviceName": name})
+    case("instance register cluster %d" % n, "instance", "POST", "/api/instance", headers=INSTANCE,
+         body={**NEW_INSTANCE, "cluster": name or "."})
+for n, key in enumerate(["../member_0000000000", "member_/../x", "member_..%2F", "x", "member_\u00e9"]):
+    case("admin delserver key %d" % n, "admin", "POST", "/delserver", params={**ADMIN, "destName": "demo.svc", "serverKey": key})
+case("admin unicode host", "admin", "POST", "/addserver", params={**ADMIN, "destName": "demo.svc", "serverHost": "主机", "serverPort": "80"})
+case("polaris unicode namespace", "polaris", "POST", "/naming/v1/services", headers=POLARIS, body=[{"name": "ns.svc", "namespace": "命名"}])
+case("instance unicode ip", "instance", "POST", "/api/instance", headers=INSTANCE, body={**NEW_INSTANCE, "ip": "１０.0.0.1"})
+# path tricks in the URL itself: never routed to another dialect's write (a %2F is a
+# plain "/" once the server has decoded the path, as WSGI wants: /addservice%2F is /addservice/)
+for path in ("/discovery/../addservice", "/discovery/%2e%2e/addservice", "/discovery/..%2Faddservice", "/discovery/register/.."):
+    case("discovery url %s" % path, "discovery", "POST", path, params={**ADMIN, "destName": "url.svc"}, form=REGISTER)
+for path in ("/api/instance/../../addservice", "/api/instance/%2e%2e", "/api/instance%2Fbeat"):
+    case("instance url %s" % path, "instance", "POST", path, params={**ADMIN, "destName": "url.svc"}, headers=INSTANCE, body=NEW_INSTANCE)
+for path in ("/naming/v1/services/..", "/naming/v1/../../addservice", "/v1/%2e%2e/Discover"):
+    case("polaris url %s" % path, "polaris", "POST", path, params={**ADMIN, "destName": "url.svc"}, headers=POLARIS, body=[{"name": "url.svc"}])
+for path in ("/addservice/..", "/%2e%2e/addservice", "/./addservice/x"):
+    case("admin url %s" % path, "admin", "POST", path, params={**ADMIN, "destName": "url.svc"})
+
+# -- duplicate parameters -------------------------------------------------------------------------
+case("admin destName twice", "admin", "POST", "/addservice?destName=dup.a&destName=dup.b", params=ADMIN)
+case("admin destName in query and body", "admin", "POST", "/addservice?destName=dup.a", params=ADMIN, form={"destName": "dup.b"})
+case("admin destName in query and json", "admin", "POST", "/addservice?destName=dup.a", params=ADMIN, body={"destName": "dup.b"})
+case("admin serverPort twice", "admin", "POST", "/addserver?serverPort=80&serverPort=81",
+     params={**ADMIN, "destName": "demo.svc", "serverHost": "10.0.0.7"})
+case("discovery appid twice", "discovery", "POST", "/discovery/register?appid=dup.a", form=REGISTER)
+case("discovery hostname twice", "discovery", "POST", "/discovery/register", form={**REGISTER, "hostname": ["h1", "h2"]})
+case("discovery cancel zone twice", "discovery", "POST", "/discovery/cancel",
+     form={"zone": ["z1", "z2"], "env": "uat", "appid": "demo.svc", "hostname": "h1", "key": OPS})
+case("polaris duplicate json key", "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+     **raw_json('[{"name": "dup.a", "name": "dup.b"}]'))
+case("polaris delete duplicate json key", "polaris", "POST", "/naming/v1/services/delete", headers=POLARIS,
+     **raw_json('[{"name": "polaris.svc", "name": "nothing.here"}]'))
+case("instance duplicate json key", "instance", "POST", "/api/instance", headers=INSTANCE,
+     **raw_json('{"serviceName": "dup.a", "serviceName": "dup.b", "ip": "10.0.0.1", "port": 80}'))
+case("instance deregister duplicate json key", "instance", "DELETE", "/api/instance", headers=INSTANCE,
+     **raw_json('{"serviceName": "demo.svc", "ip": "10.0.0.3", "ip": "10.0.0.4", "port": 8080}'))
+
+# -- plain malformed bodies ---------------------------------------------------------------------------
+for dialect, method, path, headers in (
+    ("admin", "POST", "/addservice?key=" + OPS, {}),
+    ("discovery", "POST", "/discovery/register?key=" + OPS, {}),
+    ("polaris", "POST", "/naming/v1/services", POLARIS),
+    ("polaris", "POST", "/v1/Discover", POLARIS),
+    ("instance", "POST", "/api/instance", INSTANCE),
+):
+    for n, text in enumerate(['{"destName": ', "\xff\xfe", "[1, 2", "NaN", '"\\ud800"', "{" * 3000]):
+        case("%s %s malformed %d" % (dialect, path.split("?")[0], n), dialect, method, path,
+             body=text.encode("utf-8", "surrogateescape"), headers={**headers, "Content-Type": "application/json"})
+
+
+@pytest.fixture(scope="module")
+def served(zk, zk_server):
+    with gateway_on_own_prefix(zk, zk_server) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def prefix(served):
+    return served[1]
+
+
+@pytest.fixture(scope="module")
+def gw(served):
+    process = served[0]
+    # Something to touch: a service with a server and an instance, a Polaris service.
+    assert call(process.url, "POST", "/addservice", params={**ADMIN, "destName": "demo.svc"}).json["code"] == 1
+    assert call(process.url, "POST", "/addserver",
+                params={**ADMIN, "destName": "demo.svc", "serverHost": "10.0.0.1", "serverPort": 80}).json["code"] == 1
+    assert call(process.url, "POST", "/discovery/register", form={**REGISTER, "hostname": "h1"}).json["code"] == 0
+    assert call(process.url, "POST", "/api/instance", headers=INSTANCE, body={**NEW_INSTANCE, "ip": "10.0.0.3"}).text == "success"
+    assert call(process.url, "POST", "/naming/v1/services", headers=POLARIS, body=[{"name": "polaris.svc"}]).json["code"] == 200000
+    return process
+
+
+def client_error(dialect, answer):
+    """A client error in the dialect's envelope, with a message and no traceback."""
+    assert b"Traceback" not in answer.body and b"<html" not in answer.body.lower()
+    if dialect == "discovery":
+        assert (answer.status, answer.content_type) == (200, "application/json")
+        doc = answer.json
+        assert doc["code"] in (-400, -404) and doc["message"] and doc["ttl"] == 1
+        return doc["message"]
+    assert 400 <= answer.status < 500
+    if dialect == "admin":
+        assert answer.content_type == "application/json"
+        assert answer.json["code"] == 0 and answer.json["reason"]
+        return answer.json["reason"]
+    if dialect == "polaris":
+        assert answer.content_type == "application/json"
+        doc = answer.json
+        assert doc["code"] // 1000 == answer.status and doc["info"]
+        return doc["info"] + " " + " ".join(r["info"] for r in doc.get("responses", []))
+    assert answer.content_type == "text/plain" and answer.text.strip()
+    return answer.text
+
+
+@pytest.mark.parametrize("dialect, method, path, kwargs", CASES)
+def test_bad_input_is_a_clear_client_error_and_writes_nothing(gw, zk, prefix, dialect, method, path, kwargs):
+    before = registry_state(zk, prefix)
+    answer = call(gw.url, method, path, **kwargs)
+    message = client_error(dialect, answer)
+    assert len(message) < 2000
+    assert registry_state(zk, prefix) == before
+
+
+@pytest.mark.parametrize("name", ["too-deep", "duplicate", "too-large"])
+def test_the_messages_say_what_is_wrong(gw, name):
+    if name == "too-deep":
+        answer = call(gw.url, "POST", "/api/instance", headers={**INSTANCE, "Content-Type": "application/json"},
+                      body=('{"a": %s}' % deep(40)).encode())
+        assert answer.status == 400 and "nests deeper than" in answer.text
+    elif name == "duplicate":
+        answer = call(gw.url, "POST", "/addservice?destName=a.b&destName=c.d", params=ADMIN)
+        assert answer.status == 400 and "destName" in answer.json["reason"] and "different values" in answer.json["reason"]
+    else:
+        answer = call(gw.url, "POST", "/discovery/register", form={**REGISTER, "addrs": "a" * (700 << 10) + "://10.0.0.9:80"})
+        assert answer.json["code"] == -400 and "too large" in answer.json["message"]
+
+
+def test_the_same_value_twice_is_not_a_conflict(gw, zk, prefix):
+    """The key in the query string and in the body, or a parameter repeated as is."""
+    answer = call(gw.url, "POST", "/addservice?destName=same.svc&key=" + OPS, form={"destName": "same.svc", "key": OPS})
+    assert answer.json["code"] == 1
+    assert zk.exists("%s/qa/soa/services/same.svc" % prefix)
+
+
+def test_after_all_that_the_gateway_still_serves(gw):
+    assert call(gw.url, "GET", "/readyz").status == 200
+    answer = call(gw.url, "GET", "/discovery/fetch", params={"appid": "demo.svc", "env": "uat", "status": 3, "key": OPS})
+    assert answer.json["code"] == 0 and "stale" not in answer.json["data"]
