@@ -304,3 +304,22 @@ def test_members_written_by_others_are_shown_as_well_as_they_can_be(client, zk, 
     [other] = shown["DEFAULT_CLUSTER"]
     assert other["addrs"] == ["http://10.0.0.9:8848"] and other["status"] == 2 and other["hostname"] == "10.0.0.9:8848"
     assert fetch(client, status=1)["data"]["instances"] == {"DEFAULT_CLUSTER": []}
+
+
+def test_a_register_reads_the_service_children_once(app, client, monkeypatch):
+    """Its own watch event shows the new member: no second listing of a
+    possibly long children list to read its own write."""
+    register(client, hostname="first")
+    kazoo = app.extensions["soa"].registry.get("qa").cluster.client
+    calls, original = [], kazoo._call
+
+    def counting(request, async_object):
+        calls.append((type(request).__name__, getattr(request, "path", "")))
+        return original(request, async_object)
+
+    monkeypatch.setattr(kazoo, "_call", counting)
+    for n in range(5):
+        assert register(client, hostname="h%d" % n)["code"] == 0
+        assert "h%d" % n in hostnames(fetch(client))  # read at once
+    listings = [path for kind, path in calls if kind == "GetChildren2" and path.endswith("/soa/services/" + APPID)]
+    assert len(listings) == 5

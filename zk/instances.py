@@ -288,8 +288,9 @@ class Instances:
     def _published(self, service, key, member, path, created):
         self._owned[(service, key)] = member
         self.counters["registrations"] += 1
-        self.catalog.tree.sync(service)
-        return path.rsplit("/", 1)[1], created
+        name = path.rsplit("/", 1)[1]
+        self.catalog.tree.settle(service, lambda group: group is not None and name in group.leaves)
+        return name, created
 
     # -- session expiry ----------------------------------------------------
 

@@ -130,6 +130,23 @@ class WatchedTree:
 
         self.cluster.wait_for(published, timeout)
 
+    def settle(self, name, check, timeout=None):
+        """Wait until ``check(group or None)`` holds for what is published of
+        group ``name``; re-read the group (``sync``) only if it does not.
+
+        After a write by this client the watch event is already on its way
+        (ZooKeeper sends a client the event of its own write before the
+        write's answer), so the next batch shows the write without a second
+        read of a possibly long children list.
+        """
+        def settled(seconds):
+            with self._cond:
+                return self._cond.wait_for(lambda: check(self._published.get(name)), seconds)
+
+        limit = self.cluster.op_timeout / 4 if timeout is None else timeout
+        if not self.cluster.wait_for(settled, limit):
+            self.sync(name)
+
     # -- events ------------------------------------------------------------
 
     def _mark(self, *items):
