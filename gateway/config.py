@@ -6,13 +6,17 @@ Environment variables win over the file:
 - ``SOA_GATEWAY_<SETTING>`` for a ``[gateway]`` setting (``SOA_GATEWAY_DEFAULT_ZKIDC``),
 - ``SOA_GATEWAY_ZKIDC_<NAME>_<SETTING>`` for a zkidc (``SOA_GATEWAY_ZKIDC_QA_HOSTS``),
 - ``SOA_GATEWAY_KEY_<NAME>`` for the secret of the key named ``<name>``,
-  so secrets can stay out of the file.
+  so secrets can stay out of the file,
+- ``SOA_GATEWAY_<SECTION>_<SETTING>`` for the ``[eviction]``, ``[discovery]``,
+  ``[instance]`` and ``[gunicorn]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``).
 """
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 
 RIGHTS = ("read", "write", "delete")
+# Sections read by the parts that own them; SOA_GATEWAY_<SECTION>_<SETTING> overrides any of their settings.
+SECTIONS = ("eviction", "discovery", "instance", "gunicorn")
 
 
 class ConfigError(ValueError):
@@ -176,7 +180,12 @@ def from_dict(doc, environ=None, dev=False):
         secret = environ.get("SOA_GATEWAY_KEY_" + name.upper())
         keys.append(replace(key, secret=secret) if secret else key)
     known = {"gateway", "zkidc", "keys"}
-    extra = {k: v for k, v in doc.items() if k not in known}
+    extra = {k: dict(v) for k, v in doc.items() if k not in known and isinstance(v, dict)}
+    for section in SECTIONS:
+        prefix = "SOA_GATEWAY_%s_" % section.upper()
+        for name, value in environ.items():
+            if name.startswith(prefix) and len(name) > len(prefix):
+                extra.setdefault(section, {})[name[len(prefix):].lower()] = value
     default = gateway.pop("default_zkidc", next(iter(zkidcs), ""))
     return Config(zkidcs=zkidcs, default_zkidc=default, keys=tuple(keys), dev=dev, extra=extra, **gateway).validate()
 
