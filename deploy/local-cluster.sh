@@ -279,9 +279,8 @@ EOF
     for i in "${!GATEWAYS[@]}"; do
         name=${GATEWAYS[$i]}
         addr=127.0.0.1:${GATEWAY_PORT_LIST[$i]}
-        mkdir -p "$DIR/$name"  # gunicorn's control socket, one per replica
         env SOA_GATEWAY_ZKIDC_QA_HOSTS="$hosts" SOA_GATEWAY_BIND="$addr" SOA_GATEWAY_ADVERTISE="$addr" \
-            SOA_GATEWAY_KEY_OPS="$key" XDG_RUNTIME_DIR="$DIR/$name" \
+            SOA_GATEWAY_KEY_OPS="$key" \
             ${CLUSTER_WORKERS:+SOA_GATEWAY_WORKERS="$CLUSTER_WORKERS"} \
             setsid "$GATEWAY" serve --config "$DIR/gateway.toml" >"$DIR/$name.log" 2>&1 </dev/null &
         echo $! >"$DIR/$name.pid"

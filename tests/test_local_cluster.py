@@ -202,6 +202,33 @@ def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other
     assert sorted(n["addr"] for n in nodes["data"]) == sorted(u[len("http://") :] for u in (cluster.a, cluster.b))
 
 
+def test_replicas_report_metrics_audit_lines_and_a_valid_openapi_document(cluster):
+    from openapi_spec_validator import validate
+
+    http(cluster.a, "/addservice", {"destName": "audited.svc"}, "POST")
+
+    def scraped():  # each gunicorn worker has its own figures: scrape until one has served requests
+        with urllib.request.urlopen(cluster.a + "/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        return 'soa_gateway_zookeeper_connected{state="connected",zkidc="qa"} 1.0' in text and "soa_gateway_requests_total{" in text
+
+    for _ in range(20):
+        http(cluster.a, "/servicelist", {})
+    eventually(scraped, timeout=10)
+
+    def audited():
+        with open(os.path.join(cluster.dir, "gateway-a.log")) as log:
+            lines = [json.loads(line) for line in log if line.startswith("{")]
+        return [line for line in lines if line.get("audit") and line.get("action") == "addservice"]
+
+    (line,) = [a for a in eventually(audited, timeout=5) if any(p.endswith("/audited.svc") for p in a["paths"])]
+    assert (line["key"], line["zkidc"], line["dialect"], line["result"]) == ("ops", "qa", "admin", "ok")
+    with open(os.path.join(cluster.dir, "gateway-a.log")) as log:
+        assert OPS not in log.read()
+    with urllib.request.urlopen(cluster.b + "/openapi.json", timeout=5) as answer:
+        validate(json.loads(answer.read()))
+
+
 def test_stop_leaves_no_process_behind(cluster):
     before = " ".join(cmdline for _, cmdline in processes_in(cluster.dir))
     for program in ("java", "soa-gateway", "zk.server") + (("nginx",) if NGINX else ()):
