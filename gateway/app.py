@@ -9,6 +9,7 @@ from zk.registry import Registry
 from . import logs
 from .errors import describe
 from .keys import Keys
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class Gateway:
         )
         self.registry.write_listener = logs.note_write
         self.keys = Keys(config.keys, config.anonymous_read)
-        self.metrics = None
+        self.metrics = Metrics(self)
         self.openapi = None
         self.dialects = []  # (url prefix, render(Problem) -> response), longest first
 
@@ -62,29 +63,30 @@ def create_app(config, start=True):
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
 
     @app.before_request
-    def _budget():
-        """However many ZooKeeper calls a request makes, it waits at most
-        op_timeout in all for an unreachable ZooKeeper."""
+    def _begin():
+        # However many ZooKeeper calls a request makes, it waits at most
+        # op_timeout in all for an unreachable ZooKeeper.
         request_budget(config.op_timeout)
-
-    @app.teardown_request
-    def _end_budget(_error):
-        end_request()
+        logs.start()
 
     @app.errorhandler(Exception)
     def _error(error):
         g.problem = describe(error)
         return gateway.render_for(request.path)(g.problem)
 
-    logs.install(app)
-    metrics.install(app, gateway)
-
     @app.after_request
-    def _stale(response):
+    def _end(response):
+        done = logs.Finished.of(response)
+        gateway.metrics.observe(done)
+        logs.finish(response, done, config.access_log)
         catalog = g.get("catalog")
         if catalog is not None and catalog.stale:
             response.headers["X-Soa-Stale"] = "true"
         return response
+
+    @app.teardown_request
+    def _end_budget(_error):
+        end_request()
 
     if start:
         for name in config.zkidcs:

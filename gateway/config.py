@@ -71,6 +71,7 @@ class Config:
     handler: str = "threading"  # kazoo handler; 'gevent' under gunicorn
     op_timeout: float = 2.0  # seconds a ZooKeeper call may take before 503
     advertise: str = ""  # host:port other replicas and clients reach this one at (default: bind)
+    access_log: str = "errors"  # one JSON line per request: all, errors (only failed requests) or off
     dev: bool = False
     extra: dict = field(default_factory=dict)  # dialect sections, e.g. [discovery]
 
@@ -81,6 +82,8 @@ class Config:
             raise ConfigError("default_zkidc %r is not a configured zkidc" % self.default_zkidc)
         for zkidc in self.zkidcs.values():
             zkidc.settings()
+        if self.access_log not in ("all", "errors", "off"):
+            raise ConfigError("access_log must be all, errors or off, not %r" % self.access_log)
         for key in self.keys:
             if key.dev and not self.dev:
                 raise ConfigError("key %r is a development key; it is accepted only with --dev" % key.name)
@@ -132,6 +135,7 @@ _GATEWAY_TYPES = {
     "anonymous_read": _bool,
     "bind": str,
     "advertise": str,
+    "access_log": str,
     "workers": int,
     "op_timeout": float,
 }

@@ -9,9 +9,10 @@ result. Heartbeats are not changes and are not audited.
 """
 import json
 import logging
+import random
 import re
 import time
-import uuid
+from dataclasses import dataclass
 
 from flask import g, has_request_context, request
 
@@ -21,20 +22,34 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class JsonFormatter(logging.Formatter):
-    _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    """One JSON object per line.
+
+    Fields passed as ``extra={"fields": {...}}`` are merged in as they are;
+    any other ``extra`` attribute is too (third-party loggers).
+    """
+
+    _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "fields"}
+    _second = (0, "")
 
     def format(self, record):
+        second = int(record.created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         doc = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + ".%03dZ" % record.msecs,
+            "ts": "%s.%03dZ" % (self._second[1], record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
         if has_request_context() and "request_id" in g:
             doc["request_id"] = g.request_id
-        for name, value in vars(record).items():
-            if name not in self._standard and not name.startswith("_"):
-                doc[name] = value
+        fields = record.__dict__.get("fields")
+        if fields:
+            doc.update(fields)
+        elif len(record.__dict__) > len(self._standard) - 2:
+            for name, value in record.__dict__.items():
+                if name not in self._standard and not name.startswith("_"):
+                    doc[name] = value
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str, ensure_ascii=False)
@@ -64,63 +79,110 @@ def gunicorn_logconfig():
     }
 
 
-def install(app):
-    """Request ids, an access line per request and audit lines on changes."""
+@dataclass(frozen=True)
+class Finished:
+    """What one request did, gathered once for the access line, the audit
+    trail and the metrics."""
 
-    @app.before_request
-    def _start():
-        sent = request.headers.get("X-Request-Id", "")
-        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-        g.started = time.monotonic()
-        g.writes = []
+    request_id: str
+    method: str
+    path: str
+    status: int
+    dialect: str
+    endpoint: str
+    key: str | None
+    zkidc: str | None
+    seconds: float
+    problem: object  # gateway.errors.Problem or None
+    writes: list
 
-    @app.after_request
-    def _finish(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        problem = g.get("problem")
-        catalog = g.get("catalog")
+    @classmethod
+    def of(cls, response):
+        ctx = g._get_current_object()
+        req = request._get_current_object()
+        problem = getattr(ctx, "problem", None)
+        catalog = getattr(ctx, "catalog", None)
+        key = getattr(ctx, "key_name", None) or (getattr(problem.error, "key_name", None) if problem else None)
+        return cls(
+            ctx.request_id,
+            req.method,
+            req.path,
+            problem.status if problem else response.status_code,
+            req.blueprint or "none",
+            (req.endpoint or "unmatched").split(".", 1)[-1].removesuffix("_slash"),
+            key,
+            catalog.name if catalog is not None else None,
+            time.monotonic() - getattr(ctx, "started", time.monotonic()),
+            problem,
+            getattr(ctx, "writes", []),
+        )
+
+
+def start():
+    """Before a request: its id and its clock."""
+    ctx = g._get_current_object()
+    sent = request.headers.get("X-Request-Id", "")
+    ctx.request_id = sent if _REQUEST_ID.fullmatch(sent) else "%032x" % random.getrandbits(128)
+    ctx.started = time.monotonic()
+    ctx.writes = []
+
+
+def finish(response, done, access="errors"):
+    """After a request: echo its id, an access line, an audit line on changes.
+
+    ``access``: "all" logs every request; "errors" (the default) only those
+    that ended in an error, which keeps the hot path free of a log line per
+    request (about a fifth of a small request's CPU) while every failure is
+    still logged with its request id; "off" logs none.
+    """
+    response.headers["X-Request-Id"] = g.request_id
+    if (access == "all" or (access == "errors" and done.problem is not None)) and access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "%s %s %s",
-            request.method,
-            request.path,  # never the query string: keys travel there
-            response.status_code,
+            done.method,
+            done.path,  # never the query string: keys travel there
+            done.status,
             extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "dialect": dialect_of(),
-                "endpoint": endpoint_of(),
-                "key": g.get("key_name"),
-                "zkidc": catalog.name if catalog is not None else None,
-                "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 2),
-                "error": problem.message if problem else None,
+                "fields": {
+                    "request_id": done.request_id,
+                    "method": done.method,
+                    "path": done.path,
+                    "status": done.status,
+                    "dialect": done.dialect,
+                    "endpoint": done.endpoint,
+                    "key": done.key,
+                    "zkidc": done.zkidc,
+                    "duration_ms": round(done.seconds * 1000, 2),
+                    "error": done.problem.message if done.problem else None,
+                }
             },
         )
-        _audit(response, problem, catalog)
-        return response
+    _audit(done)
 
 
-def _audit(response, problem, catalog):
-    writes = [w for w in g.get("writes", ()) if not w[2]]  # leave out heartbeats
-    refused = problem is not None and problem.status in (401, 403) and request.method != "GET"
+def _audit(done):
+    writes = [w for w in done.writes if not w[2]]  # leave out heartbeats
+    refused = done.problem is not None and done.status in (401, 403) and done.method != "GET"
     if not writes and not refused:
         return
-    who = g.get("key_name") or (getattr(problem.error, "key_name", None) if problem else None)
     audit_log.info(
         "%s %s by %s",
-        endpoint_of(),
+        done.endpoint,
         "refused" if refused else "done",
-        who or "anonymous",
+        done.key or "anonymous",
         extra={
-            "audit": True,
-            "key": who,
-            "zkidc": catalog.name if catalog is not None else None,
-            "dialect": dialect_of(),
-            "action": endpoint_of(),
-            "paths": sorted({path for _, path, _ in writes}),
-            "operations": [op for op, _, _ in writes],
-            "result": "ok" if problem is None else problem.message,
-            "status": response.status_code,
+            "fields": {
+                "request_id": done.request_id,
+                "audit": True,
+                "key": done.key,
+                "zkidc": done.zkidc,
+                "dialect": done.dialect,
+                "action": done.endpoint,
+                "paths": sorted({path for _, path, _ in writes}),
+                "operations": [op for op, _, _ in writes],
+                "result": "ok" if done.problem is None else done.problem.message,
+                "status": done.status,
+            }
         },
     )
 
@@ -135,13 +197,10 @@ def note_write(op, path, heartbeat):
         if "writes" in g:
             g.writes.append((op, path, heartbeat))
     elif not heartbeat:
-        audit_log.info("%s %s by the gateway", op, path, extra={"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path], "result": "ok"})
+        audit_log.info(
+            "%s %s by the gateway",
+            op,
+            path,
+            extra={"fields": {"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path], "result": "ok"}},
+        )
 
-
-def dialect_of():
-    return request.blueprint or "none"
-
-
-def endpoint_of():
-    endpoint = request.endpoint or "unmatched"
-    return endpoint.split(".", 1)[-1].removesuffix("_slash")

@@ -8,13 +8,10 @@ the live objects when Prometheus scrapes, so there is nothing to keep in sync.
 Each gunicorn worker process has its own figures; run one worker per
 replica (the default) or scrape each worker.
 """
-import time
-
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .logs import dialect_of, endpoint_of
 
 PREFIXES = ("/metrics",)
 blueprint = Blueprint("metrics", __name__)
@@ -34,13 +31,13 @@ class Metrics:
         )
         self.registry.register(_Live(gateway))
 
-    def observe(self, response):
-        problem = g.get("problem")
-        status = problem.status if problem else response.status_code
-        outcome = "ok" if status < 400 else ("client_error" if status < 500 else "server_error")
-        dialect, endpoint = dialect_of(), endpoint_of()
-        self.requests.labels(dialect, endpoint, outcome).inc()
-        self.latency.labels(dialect, endpoint).observe(time.monotonic() - g.get("started", time.monotonic()))
+    def observe(self, done):
+        """Count one finished request (a gateway.logs.Finished)."""
+        if done.endpoint == "metrics":
+            return
+        outcome = "ok" if done.status < 400 else ("client_error" if done.status < 500 else "server_error")
+        self.requests.labels(done.dialect, done.endpoint, outcome).inc()
+        self.latency.labels(done.dialect, done.endpoint).observe(done.seconds)
 
 
 class _Live:
@@ -90,12 +87,3 @@ def metrics():
 def render(problem):
     return Response(problem.message + "\n", status=problem.status, content_type="text/plain")
 
-
-def install(app, gateway):
-    gateway.metrics = Metrics(gateway)
-
-    @app.after_request
-    def _observe(response):
-        if request.endpoint != "metrics.metrics":
-            gateway.metrics.observe(response)
-        return response

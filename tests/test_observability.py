@@ -49,24 +49,47 @@ def test_every_change_is_audited_with_who_but_never_the_key(client, caplog, serv
     client.post("/addservice", query_string={"destName": "svc", "key": OPS}, headers={"X-Request-Id": "r-1"})
     client.get("/servicelist", query_string={"key": OPS})
     client.post("/addservice", query_string={"destName": "svc2", "key": KEYS["reader"]["secret"]})
-    audits = [r for r in records(caplog, "soa.audit") if getattr(r, "action", None)]  # not the gateway's own
+    audits = [r.fields for r in records(caplog, "soa.audit") if r.fields.get("action")]  # not the gateway's own
     assert len(audits) == 2
     done, refused = audits
-    assert (done.key, done.zkidc, done.dialect, done.action, done.result) == ("ops", "qa", "admin", "addservice", "ok")
-    assert any(path.endswith("/soa/services/svc") for path in done.paths)
-    assert (refused.key, refused.action, refused.status) == ("reader", "addservice", 403)
+    assert (done["key"], done["zkidc"], done["dialect"], done["action"], done["result"]) == ("ops", "qa", "admin", "addservice", "ok")
+    assert done["request_id"] == "r-1"
+    assert any(path.endswith("/soa/services/svc") for path in done["paths"])
+    assert (refused["key"], refused["action"], refused["status"]) == ("reader", "addservice", 403)
     formatted = [JsonFormatter().format(r) for r in caplog.records]
     assert all(OPS not in line and KEYS["reader"]["secret"] not in line for line in formatted)
-    line = json.loads(JsonFormatter().format(done))
+    line = json.loads(next(f for f in formatted if '"action": "addservice"' in f))
     assert line["audit"] is True and line["key"] == "ops" and line["logger"] == "soa.audit"
 
 
-def test_access_lines_are_json_with_the_request_id(client, caplog):
+def test_failed_requests_get_a_json_access_line_with_the_request_id(client, caplog):
     caplog.set_level(logging.INFO)
-    client.get("/servicelist", query_string={"key": OPS}, headers={"X-Request-Id": "trace-7"})
+    client.get("/servicelist", query_string={"key": OPS}, headers={"X-Request-Id": "trace-6"})
+    assert records(caplog, "soa.access") == []  # access_log = "errors": successes cost no line
+    client.get("/serverlist", query_string={"destName": "nope", "key": OPS}, headers={"X-Request-Id": "trace-7"})
     (access,) = records(caplog, "soa.access")
-    assert (access.status, access.dialect, access.endpoint, access.key, access.path) == (200, "admin", "servicelist", "ops", "/servicelist")
-    assert access.duration_ms >= 0
+    line = json.loads(JsonFormatter().format(access))
+    assert line["request_id"] == "trace-7"
+    fields = access.fields
+    assert (fields["status"], fields["dialect"], fields["endpoint"], fields["key"], fields["path"]) == (
+        404, "admin", "serverlist", "ops", "/serverlist",
+    )
+    assert fields["error"] == "service nope does not exist on zkidc qa" and fields["duration_ms"] >= 0
+    assert OPS not in line.values()
+
+
+def test_access_log_all_logs_every_request(zk_server, chroot, caplog):
+    from gateway import create_app
+    from tests.conftest import make_config
+
+    caplog.set_level(logging.INFO)
+    app = create_app(make_config(zk_server.hosts, chroot, gateway={"access_log": "all"}))
+    try:
+        app.test_client().get("/servicelist", query_string={"key": OPS})
+    finally:
+        app.extensions["soa"].registry.stop()
+    (access,) = records(caplog, "soa.access")
+    assert access.fields["status"] == 200 and access.fields["endpoint"] == "servicelist"
 
 
 def test_openapi_lists_every_route_and_validates(app, client):
