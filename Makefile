@@ -15,6 +15,12 @@ test: install zookeeper nginx
 bench: install zookeeper
 	$(BIN)/python -m bench
 
+# Minutes of load on two replicas (bench/soak.py) and thousands of schemathesis examples:
+# the tests marked soak, which make test leaves out. Bounded, loopback only.
+SOAK_SECONDS ?= 180
+soak: install zookeeper
+	SOA_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/pytest -m soak -s -p no:cacheprovider
+
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml

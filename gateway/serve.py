@@ -29,6 +29,9 @@ class GatewayServer(BaseApplication):
             # gunicorn's control socket defaults to one path per user, which two
             # replicas on one host would share; the gateway does not use it.
             "control_socket_disable": True,
+            # The longest request line gunicorn takes (its default is 4094): discovery
+            # clients poll many appids in one GET (appid=..&latest_timestamp=.. each).
+            "limit_request_line": 8190,
         }
         self.options.update(config.section("gunicorn"))
         self.options.update(options or {})

@@ -228,3 +228,13 @@ def test_after_all_that_the_gateway_still_serves(gw):
     assert call(gw.url, "GET", "/readyz").status == 200
     answer = call(gw.url, "GET", "/discovery/fetch", params={"appid": "demo.svc", "env": "uat", "status": 3, "key": OPS})
     assert answer.json["code"] == 0 and "stale" not in answer.json["data"]
+
+
+def test_a_fetch_of_many_appids_fits_in_one_request_line(gw):
+    """GET request lines up to 8190 bytes (gunicorn's default is 4094): the Go
+    SDK polls every appid it follows in one GET."""
+    appids = ["demo.svc"] + ["some.application.name.%03d" % n for n in range(130)]
+    query = "&".join("appid=%s&latest_timestamp=0" % a for a in appids)
+    assert 6000 < len(query) < 8000
+    answer = call(gw.url, "GET", "/discovery/polls?env=uat&key=%s&%s" % (OPS, query))
+    assert answer.status == 200 and answer.json["code"] == 0 and list(answer.json["data"]) == ["demo.svc"]

@@ -84,7 +84,7 @@ class Register(Instance):
 class Fetch(_Params):
     appid = fields.String(required=True, validate=_appid)
     env = _label(required=True)
-    zone = _label(load_default="")
+    zone = fields.String(load_default="", validate=validate.Length(max=256))  # empty: every zone
     status = fields.Integer(required=True, strict=False, validate=validate.OneOf([UP, DOWN, UP | DOWN]))
 
 
@@ -95,7 +95,7 @@ class Fetchs(Fetch):
 class Poll(_Params):
     appid = fields.String(required=True, validate=_appid)
     env = _label(required=True)
-    zone = _label(load_default="")
+    zone = fields.String(load_default="", validate=validate.Length(max=256))  # empty: every zone
     hostname = _label()
     latest_timestamp = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))
 

@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from zk.errors import NotFound
 
 from ..access import authorize
+from ..openapi import documented
 from ..params import collect
 from . import model, schemas
 from .envelope import not_modified, ok
@@ -63,6 +64,7 @@ def _instance(name, right="write"):
 
 
 @blueprint.route("/register", methods=WRITE)
+@documented("Register an instance; the same zone, env, appid and hostname replaces it", form=schemas.Register, body=schemas.Register)
 def register():
     args, catalog, key = _instance("Register")
     now = time.time_ns()
@@ -71,6 +73,7 @@ def register():
 
 
 @blueprint.route("/renew", methods=WRITE)
+@documented("Renew an instance (-404: register again)", form=schemas.Instance, body=schemas.Instance)
 def renew():
     args, catalog, key = _instance("Instance")
     catalog.instances.renew(args["appid"], key)
@@ -78,6 +81,7 @@ def renew():
 
 
 @blueprint.route("/cancel", methods=WRITE)
+@documented("Cancel an instance at once", form=schemas.Instance, body=schemas.Instance)
 def cancel():
     args, catalog, key = _instance("Instance")
     catalog.instances.cancel(args["appid"], key)
@@ -91,6 +95,7 @@ def _unknown(appid, env, zone=""):
 
 
 @blueprint.route("/fetch", methods=READ)
+@documented("The instances of an appid in an env (and zone)", query=schemas.Fetch)
 def fetch():
     params = parameters()
     args = load("Fetch", params)
@@ -107,6 +112,7 @@ def _by_appid(pairs):
 
 
 @blueprint.route("/fetchs", methods=READ)
+@documented("fetch for several appids; unknown ones are left out", query=schemas.Fetchs)
 def fetchs():
     """Like fetch for several appids; unknown ones are left out, as in the original."""
     params = parameters()
@@ -124,6 +130,7 @@ def fetchs():
 
 
 @blueprint.route("/poll", methods=READ)
+@documented("Long poll: answers when the appid changes after latest_timestamp, else -304", query=schemas.Poll)
 def poll():
     params = parameters()
     args = load("Poll", params)
@@ -133,6 +140,7 @@ def poll():
 
 
 @blueprint.route("/polls", methods=READ)
+@documented("poll for several appids, one latest_timestamp each", query=schemas.Polls)
 def polls():
     params = parameters()
     args = load("Polls", params)
@@ -177,6 +185,7 @@ def _wait(catalog, since, env, zone):
 
 
 @blueprint.route("/nodes", methods=READ)
+@documented("The gateway replicas serving this zkidc", query=schemas.Nodes)
 def nodes():
     """The gateway replicas serving this zkidc; status 0 = up."""
     params = parameters()

@@ -13,6 +13,7 @@ from zk.errors import NotFound
 
 from ..access import authorize
 from ..config import ConfigError
+from ..openapi import documented
 from ..params import BadRequest, json_body, single
 from . import model, schemas
 from .envelope import success
@@ -106,6 +107,7 @@ def _same_instance(shown, who):
 
 
 @route("/api/instance/list", ["GET"])
+@documented("The instances of a service", query=schemas.InstanceList)
 def instance_list():
     args = from_query(schemas.InstanceList)
     catalog = access("read", args)
@@ -128,6 +130,7 @@ def instance_list():
 
 
 @route("/api/instance", ["GET"])
+@documented("One instance", query=schemas.Instance)
 def instance_get():
     args = from_query(schemas.Instance)
     catalog = access("read", args)
@@ -143,6 +146,7 @@ def instance_get():
 
 
 @route("/api/instance", ["POST"])
+@documented("Register an instance (again: updated, never duplicated)", body=schemas.InstanceBody)
 def instance_register():
     """Register, or register again: the same identity is updated, never duplicated."""
     _, who, catalog = write_target(schemas.InstanceBody)
@@ -171,6 +175,7 @@ def instance_register():
 
 
 @route("/api/instance", ["DELETE"])
+@documented("Deregister an instance at once", body=schemas.InstanceBody)
 def instance_deregister():
     """Deregister at once. Needs ``write``: an application's own key must be
     able to take its instances out when it shuts down."""
@@ -183,6 +188,7 @@ def instance_deregister():
 
 
 @route("/api/instance/beat", ["PUT"])
+@documented("Heartbeat of an instance", body=schemas.InstanceBody)
 def instance_beat():
     """A beat keeps an instance HEALTHY and makes an UN_HEALTHY one HEALTHY
     again; a DISABLEd instance ignores it."""
@@ -199,6 +205,7 @@ def instance_beat():
 
 
 @route("/api/instance/status", ["PUT"])
+@documented("Set the status of an instance: HEALTHY, UN_HEALTHY or DISABLE", body=schemas.StatusBody)
 def instance_status():
     args, who, catalog = write_target(schemas.StatusBody)
     if model.status_of(registered(catalog, who)) != args["status"]:

@@ -181,6 +181,25 @@ def _text(service, name):
     return value
 
 
+class DiscoverService(Schema):
+    name = fields.String(metadata={"description": "the service (for type 6 an optional filter: exact, prefix* or *contains*)"})
+    namespace = fields.String(metadata={"description": "empty means default"})
+    revision = fields.String(metadata={"description": "the revision the client has: 200001 when unchanged"})
+    business = fields.String()
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class DiscoverRequest(Schema):
+    """The body of ``POST /v1/Discover``, for the OpenAPI document only:
+    ``discover_request()`` checks it by hand (it is on every client's poll)."""
+
+    type = fields.Integer(
+        validate=validate.OneOf(sorted(DISCOVER_TYPES)),
+        metadata={"description": "1 INSTANCE, 3 ROUTING, 4 RATE_LIMIT, 5 CIRCUIT_BREAKER, 6 SERVICES (the name works too)"},
+    )
+    service = fields.Nested(DiscoverService)
+
+
 def discover_request(doc):
     """(type name, service dict) of a discover request, or PolarisError.
 

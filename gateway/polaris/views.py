@@ -247,7 +247,8 @@ def query_services():
 
 
 @blueprint.post("/v1/Discover")
-@documented("Client discover: type 1 instances, 3 routing, 4 rate limits, 5 circuit breaker, 6 services")
+@documented("Client discover: type 1 instances, 3 routing, 4 rate limits, 5 circuit breaker, 6 services",
+            body=schemas.DiscoverRequest)
 def discover():
     kind, wanted = schemas.discover_request(body())
     expect(type=kind, service={"name": wanted["name"], "namespace": wanted["namespace"]})
