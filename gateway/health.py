@@ -14,7 +14,9 @@ def healthz():
 
 @blueprint.get("/readyz")
 def readyz():
-    """Per zkidc: connected or not. 503 when the default zkidc is unreachable."""
+    """Per zkidc: connected or not, cache fresh or not. 503 until the default
+    zkidc is connected and its cache loaded: a replica that would answer
+    reads with "no view yet" is not ready either."""
     gateway = current()
     zkidcs = {}
     for name in gateway.config.zkidcs:
@@ -27,7 +29,7 @@ def readyz():
                 "cache": "fresh" if not catalog.stale else ("stale" if catalog.tree.loaded else "empty"),
             }
     default = gateway.config.default_zkidc
-    ready = zkidcs[default]["state"] == "connected"
+    ready = zkidcs[default] == {"state": "connected", "cache": "fresh"}
     body = {"status": "ready" if ready else "not ready", "default_zkidc": default, "zkidcs": zkidcs}
     return jsonify(body), 200 if ready else 503
 

@@ -1,13 +1,12 @@
 """Liveness and readiness."""
 from gateway import create_app
-from tests.conftest import make_config
+from tests.conftest import eventually, make_config
 from zk.server import free_port
 
 
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json == {"status": "ok"}
-    ready = client.get("/readyz")
-    assert ready.status_code == 200
+    ready = eventually(lambda: (lambda answer: answer.status_code == 200 and answer)(client.get("/readyz")))
     assert ready.json["status"] == "ready"
     assert ready.json["zkidcs"]["qa"] == {"state": "connected", "cache": "fresh"}
 
@@ -24,7 +23,18 @@ def test_readyz_is_503_when_the_default_zkidc_is_unreachable(zk_server, chroot):
         assert answer.status_code == 503
         assert answer.json["status"] == "not ready"
         assert answer.json["zkidcs"]["qa"]["state"] != "connected"
-        assert answer.json["zkidcs"]["yz"]["state"] == "connected"
+        eventually(lambda: client.get("/readyz").json["zkidcs"]["yz"] == {"state": "connected", "cache": "fresh"})
+        assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200
     finally:
         app.extensions["soa"].registry.stop()
+
+
+def test_readyz_waits_for_the_cache_not_only_the_connection(app, mocker):
+    """Connected but with no view of the services yet: not ready, since reads
+    would answer 503 "no view yet"."""
+    catalog = app.extensions["soa"].registry.get("qa")
+    eventually(lambda: catalog.cluster.connected and catalog.tree.loaded)
+    mocker.patch.object(catalog.tree._loaded, "is_set", return_value=False)  # as before the first read
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.json["zkidcs"]["qa"] == {"state": "connected", "cache": "empty"}
