@@ -43,7 +43,7 @@ def test_a_request_waits_op_timeout_in_all(down):
                       lambda: down.commit(down.transaction())])
     finally:
         end_request()
-    assert 0.5 < took < 0.6 + 0.3
+    assert 0.5 < took < 0.6 + 0.5  # not 3 x 0.6
 
 
 def test_a_request_budget_is_spent_only_while_zookeeper_is_unreachable(own_server):
@@ -79,6 +79,6 @@ def test_a_failing_write_through_the_app_answers_within_op_timeout(own_server):
             answer = client.post("/discovery/cancel", data={**form, "hostname": "registered-elsewhere"}).json
             took = time.monotonic() - started
             assert answer["code"] == -500 and "ZooKeeper" in answer["message"], answer
-            assert 0.9 < took < 1.0 + 0.3, took
+            assert 0.9 < took < 1.0 + 0.6, took  # not 2 x 1.0
     finally:
         app.extensions["soa"].registry.stop()
