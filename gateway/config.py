@@ -69,7 +69,7 @@ class Config:
     bind: str = "127.0.0.1:9090"
     workers: int = 1
     handler: str = "threading"  # kazoo handler; 'gevent' under gunicorn
-    op_timeout: float = 2.0  # seconds a ZooKeeper call may take before 503
+    op_timeout: float = 1.5  # seconds a request may wait for an unreachable ZooKeeper before 503
     advertise: str = ""  # host:port other replicas and clients reach this one at (default: bind)
     access_log: str = "errors"  # one JSON line per request: all, errors (only failed requests) or off
     dev: bool = False

@@ -35,12 +35,12 @@ def test_environment_wins(tmp_path):
         "SOA_GATEWAY_ANONYMOUS_READ": "false",
         "SOA_GATEWAY_ZKIDC_QA_HOSTS": "zk9:2181/qa",
         "SOA_GATEWAY_KEY_OPS": "env-secret-456",
-        "SOA_GATEWAY_OP_TIMEOUT": "1.5",
+        "SOA_GATEWAY_OP_TIMEOUT": "0.75",
         "SOA_GATEWAY_DISCOVERY_TTL": "60",
         "SOA_GATEWAY_EVICTION_INTERVAL": "2.5",
     }
     config = configuration.load(write(tmp_path, DOC), environ=environ)
-    assert config.default_zkidc == "qa" and config.anonymous_read is False and config.op_timeout == 1.5
+    assert config.default_zkidc == "qa" and config.anonymous_read is False and config.op_timeout == 0.75
     assert config.zkidcs["qa"].hosts == "zk9:2181/qa"
     assert config.keys[0].secret == "env-secret-456"
     assert config.section("discovery") == {"ttl": "60"}

@@ -88,7 +88,7 @@ def make_handler(kind):
 class Cluster:
     """The connection to one ZooKeeper ensemble (one zkidc)."""
 
-    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=2.0, protect=False):
+    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=1.5, protect=False):
         self.name = name
         self.hosts = hosts
         self.session_timeout = float(session_timeout)

@@ -12,7 +12,7 @@ from .paths import Layout
 
 
 class Registry:
-    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=2.0, eviction=None, replica="gateway", zone=None):
+    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=1.5, eviction=None, replica="gateway", zone=None):
         """``zkidcs``: name -> dict(hosts=..., session_timeout=..., auth=(scheme, cred) or None)."""
         self.settings = dict(zkidcs)
         self.eviction = eviction
