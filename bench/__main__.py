@@ -6,7 +6,7 @@ import sys
 import bench
 from bench.harness import Stack, report
 
-SUPPORT = {"harness", "hello", "soak"}  # soak: make soak runs it, not python -m bench
+SUPPORT = {"__main__", "harness", "hello", "soak"}  # soak: make soak runs it, not python -m bench
 
 
 def main(names):
