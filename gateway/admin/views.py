@@ -1,13 +1,14 @@
 """Admin endpoints, each with and without a trailing slash."""
 import functools
+import json
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from zk.codec import Member
 
 from ..access import authorize
 from ..openapi import documented
-from ..params import collect, single
+from ..params import collect, schema_instance, single
 from . import schemas
 from .envelope import ok
 
@@ -69,8 +70,22 @@ def delservice(args, params):
 @accepts(schemas.Service, "List the servers (members) of a service")
 def serverlist(args, params):
     catalog = authorize("read", params, args["destName"])
-    group = catalog.service(args["destName"])
-    return ok(servers=[_server(leaf) for _, leaf in sorted(group.leaves.items())], stale=catalog.stale)
+    return _listing(catalog, catalog.service(args["destName"]))
+
+
+def _listing(catalog, group):
+    """serverlist's answer, rendered once per cached snapshot of the service:
+    the cache replaces a Group whenever anything in it changes."""
+    listings = current_app.extensions.setdefault("admin.listings", {})
+    key, stale = (catalog.name, group.name), catalog.stale
+    hit = listings.get(key)
+    if hit is None or hit[0] is not group or hit[1] != stale:
+        servers = [_server(leaf) for _, leaf in sorted(group.leaves.items())]
+        body = json.dumps({"code": 1, "servers": servers, "stale": stale}, separators=(",", ":")).encode() + b"\n"
+        if len(listings) >= 4096:
+            listings.clear()
+        hit = listings[key] = (group, stale, body)
+    return current_app.response_class(hit[2], mimetype="application/json")
 
 
 def _server(leaf):

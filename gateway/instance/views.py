@@ -14,7 +14,7 @@ from zk.errors import NotFound
 from ..access import authorize
 from ..config import ConfigError
 from ..openapi import documented
-from ..params import BadRequest, json_body, single
+from ..params import BadRequest, json_body, schema_instance, single
 from . import model, schemas
 from .envelope import success
 
@@ -48,14 +48,14 @@ def route(path, methods):
 
 
 def from_query(schema):
-    return schema().load(single(request.args))
+    return schema_instance(schema).load(single(request.args))
 
 
 def from_body(schema):
     doc = json_body()
     if not isinstance(doc, dict):
         raise BadRequest("the request body must be a JSON object with serviceName, ip and port")
-    return schema().load(doc)
+    return schema_instance(schema).load(doc)
 
 
 def access(right, args):

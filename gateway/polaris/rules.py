@@ -15,6 +15,7 @@ from flask import request
 
 from ..access import authorize
 from ..openapi import documented
+from ..params import schema_instance
 from . import codes, schemas, shapes
 from .codes import PolarisError
 from .envelope import answer, expect
@@ -143,7 +144,7 @@ def delete(kind):
 def query(kind):
     expect(amount=0, size=0, **{kind.plural: []})
     catalog = authorize("read", params())
-    wanted = kind.query().load(request.args)
+    wanted = schema_instance(kind.query).load(request.args)
     exact = {k: wanted[k] for k in ("service", "namespace", "id", "name", "disable") if k in wanted}
     found = [
         rule

@@ -14,7 +14,7 @@ from zk.errors import NotEmpty, NotFound, Unavailable
 from ..access import authorize
 from ..keys import Forbidden
 from ..openapi import documented
-from ..params import BadRequest, json_body
+from ..params import BadRequest, json_body, schema_instance
 from . import codes, schemas, shapes
 from .codes import PolarisError
 from .envelope import answer, batch, expect, failure, respond
@@ -94,7 +94,7 @@ def write_batch(right, schema, apply, echo, service_of):
     loaded, refused = [], []
     for raw in items:
         try:
-            loaded.append(schema().load(raw))
+            loaded.append(schema_instance(schema).load(raw))
             refused.append(None)
         except ValidationError as exc:
             loaded.append(None)
@@ -234,7 +234,7 @@ def _filters(query):
 def query_services():
     expect(amount=0, size=0, services=[])
     catalog = authorize("read", params())
-    query = schemas.ServiceQuery().load(request.args)
+    query = schema_instance(schemas.ServiceQuery).load(request.args)
     tests = _filters(query)
     views = answers().services(catalog.name, catalog.services())
     matched = [v for v in views if all(test(v) for test in tests)]
