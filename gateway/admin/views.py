@@ -35,7 +35,7 @@ def accepts(schema, summary):
         @functools.wraps(view)
         def validated():
             params = collect()
-            return view(schema().load(single(params)), params)
+            return view(schema_instance(schema).load(single(params)), params)
 
         return documented(summary, query=schema, form=schema, body=schema)(validated)
 
