@@ -157,7 +157,7 @@ def from_dict(doc, environ=None, dev=False):
     """Build a Config from a parsed TOML document and the environment."""
     environ = os.environ if environ is None else environ
     gateway = dict(doc.get("gateway", {}))
-    for name, convert in _GATEWAY_TYPES.items():
+    for name in _GATEWAY_TYPES:
         env = environ.get("SOA_GATEWAY_" + name.upper())
         if env is not None:
             gateway[name] = env

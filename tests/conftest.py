@@ -1,6 +1,7 @@
 """Real ZooKeeper for every test: one server per session, one chroot per test."""
 import itertools
 import os
+import threading
 
 import pytest
 from kazoo.client import KazooClient
@@ -120,3 +121,29 @@ def eventually(check, timeout=5.0, interval=0.05):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met within %.1f s" % timeout)
         time.sleep(interval)
+
+
+class Loop:
+    """Run ``step(n)`` over and over on a thread until stopped."""
+
+    def __init__(self, step, pause=0.02):
+        self.step = step
+        self.pause = pause
+        self.errors = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        n = 0
+        while not self._stop.is_set():
+            try:
+                self.step(n)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted on
+                self.errors.append(repr(exc))
+            n += 1
+            self._stop.wait(self.pause)
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join(30)

@@ -1,12 +1,11 @@
 """Leases of discovery instances: eviction, self-preservation, session
 expiry and several gateway replicas sharing one ensemble."""
-import threading
 import time
 
 import pytest
 
 from gateway import create_app
-from tests.conftest import OPS, eventually, make_config
+from tests.conftest import OPS, Loop, eventually, make_config
 from tests.discovery_helpers import fetch, hostnames, http, instance, members, register, renew
 from tests.test_cache import expire
 
@@ -23,27 +22,19 @@ def app(zk_server, chroot):
     app.extensions["soa"].registry.stop()
 
 
-class Renewer:
+class Renewer(Loop):
     """Renews some hostnames every 0.25 s until stopped."""
 
     def __init__(self, renew_one, hostnames):
-        self.hostnames = list(hostnames)
-        self.renew_one = renew_one
         self.failures = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
 
-    def _run(self):
-        while not self._stop.wait(0.25):
-            for name in self.hostnames:
-                answer = self.renew_one(name)
+        def renew_all(_):
+            for name in hostnames:
+                answer = renew_one(name)
                 if answer["code"] != 0:
                     self.failures.append((name, answer))
 
-    def stop(self):
-        self._stop.set()
-        self.thread.join(5)
+        super().__init__(renew_all, pause=0.25)
 
 
 def ten(client):

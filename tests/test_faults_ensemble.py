@@ -9,12 +9,11 @@ the gateway recovers by itself.
 """
 import os
 import signal
-import threading
 import time
 
 import pytest
 
-from tests.conftest import eventually
+from tests.conftest import Loop, eventually
 from tests.fault_helpers import (
     Gateways,
     call,
@@ -75,32 +74,6 @@ def restore(ensemble, timeout=90):
 
 def ok(answer):
     return answer.status == 200 and answer.json.get("code") == 0
-
-
-class Loop:
-    """Run ``step(n)`` over and over on a thread until stopped."""
-
-    def __init__(self, step, pause=0.02):
-        self.step = step
-        self.pause = pause
-        self.errors = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        n = 0
-        while not self._stop.is_set():
-            try:
-                self.step(n)
-            except Exception as exc:  # noqa: BLE001 - collected and asserted on
-                self.errors.append(repr(exc))
-            n += 1
-            self._stop.wait(self.pause)
-
-    def stop(self):
-        self._stop.set()
-        self.thread.join(30)
 
 
 # -- a killed leader ------------------------------------------------------------

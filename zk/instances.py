@@ -101,12 +101,6 @@ class Instances:
             cached = self._index[service] = (group, index)
         return cached[1].get(key, [])
 
-    def last_renew(self, service, key):
-        """Seconds since the epoch of the last renew (or registration), or None."""
-        group = self.leases.groups().get(service) if self.leases.loaded else None
-        leaf = group.leaves.get(key) if group else None
-        return leaf.stat.mtime / 1000.0 if leaf else None
-
     def lease_path(self, service, key):
         return "%s/%s/%s" % (self.root, service, key)
 

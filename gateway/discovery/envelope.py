@@ -1,7 +1,7 @@
 """The discovery dialect's answers: ``{code, message, ttl, data}``, HTTP 200 always."""
 from flask import Response, jsonify
 
-OK, NOT_MODIFIED = 0, -304
+NOT_MODIFIED = -304
 _CODES = {400: -400, 401: -401, 403: -403, 404: -404, 409: -409}
 
 
