@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test soak bench install zookeeper nginx cluster cluster-stop clean
+.PHONY: run test soak bench install zookeeper nginx wrk cluster cluster-stop clean
 
 run: install zookeeper
 	$(BIN)/soa-gateway serve --dev
@@ -12,7 +12,7 @@ run: install zookeeper
 test: install zookeeper nginx
 	$(BIN)/pytest
 
-bench: install zookeeper
+bench: install zookeeper wrk
 	$(BIN)/python -m bench
 
 # Minutes of load on two replicas (bench/soak.py) and thousands of schemathesis examples:
@@ -49,6 +49,12 @@ nginx:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx && \
 	  { $(SUDO) systemctl disable --now nginx 2>/dev/null || $(SUDO) service nginx stop 2>/dev/null || true; }; }
+
+# The HTTP load generator of the benchmarks.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
 
 clean:
 	deploy/local-cluster.sh stop

@@ -7,7 +7,7 @@ from .keys import request_secret
 
 def zkidc_of(params):
     """The ``zkidc`` parameter, else the ``X-Zkidc`` header, else the default."""
-    return params.get("zkidc") or request.headers.get("X-Zkidc") or current().config.default_zkidc
+    return params.get("zkidc") or request.environ.get("HTTP_X_ZKIDC") or current().config.default_zkidc
 
 
 def authorize(right, params, service=None, zkidc=None):

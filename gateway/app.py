@@ -2,6 +2,7 @@
 import logging
 
 from flask import Flask, current_app, g, request
+from flask.sessions import NullSession, SessionInterface
 
 from zk.cluster import end_request, request_budget
 from zk.registry import Registry
@@ -43,6 +44,35 @@ class Gateway:
         return self.dialects[-1][1]
 
 
+class App(Flask):
+    """Flask, checking each view and hook for a coroutine once instead of on
+    every request (Flask's ensure_sync inspects the function each time it
+    runs it, about 5 us a call and four calls a request)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync = {}
+
+    def ensure_sync(self, func):
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = self._sync[func] = super().ensure_sync(func)
+        return sync
+
+
+class NoSessions(SessionInterface):
+    """The gateway keeps no sessions: every request gets the same empty,
+    read-only one instead of Flask looking for a cookie and a secret key."""
+
+    _none = NullSession()
+
+    def open_session(self, app, request):
+        return self._none
+
+    def save_session(self, app, session, response):
+        pass
+
+
 def current():
     return current_app.extensions["soa"]
 
@@ -51,7 +81,8 @@ def create_app(config, start=True):
     """Build the WSGI app for ``config`` (a gateway.config.Config)."""
     from . import admin, discovery, health, instance, metrics, openapi, polaris
 
-    app = Flask("gateway")
+    app = App("gateway")
+    app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     gateway = Gateway(config)

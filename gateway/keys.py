@@ -72,11 +72,11 @@ def request_secret(params=None):
             value = params.get(name)
             if value:
                 return value
-    headers = request.headers
-    for name in ("X-Api-Key", "X-Polaris-Token"):
-        if headers.get(name):
-            return headers[name]
-    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    environ = request.environ  # the headers, without building werkzeug's view of them
+    for name in ("HTTP_X_API_KEY", "HTTP_X_POLARIS_TOKEN"):
+        if environ.get(name):
+            return environ[name]
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None

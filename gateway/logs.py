@@ -79,7 +79,7 @@ def gunicorn_logconfig():
     }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Finished:
     """What one request did, gathered once for the access line, the audit
     trail and the metrics."""
@@ -121,7 +121,7 @@ class Finished:
 def start():
     """Before a request: its id and its clock."""
     ctx = g._get_current_object()
-    sent = request.headers.get("X-Request-Id", "")
+    sent = request.environ.get("HTTP_X_REQUEST_ID", "")
     ctx.request_id = sent if _REQUEST_ID.fullmatch(sent) else "%032x" % random.getrandbits(128)
     ctx.started = time.monotonic()
     ctx.writes = []

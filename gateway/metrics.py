@@ -30,14 +30,22 @@ class Metrics:
             buckets=_BUCKETS, registry=self.registry,
         )
         self.registry.register(_Live(gateway))
+        self._children = {}  # labels -> (counter, histogram): labels() costs more than the update
 
     def observe(self, done):
         """Count one finished request (a gateway.logs.Finished)."""
         if done.endpoint == "metrics":
             return
         outcome = "ok" if done.status < 400 else ("client_error" if done.status < 500 else "server_error")
-        self.requests.labels(done.dialect, done.endpoint, outcome).inc()
-        self.latency.labels(done.dialect, done.endpoint).observe(done.seconds)
+        labels = (done.dialect, done.endpoint, outcome)
+        children = self._children.get(labels)
+        if children is None:
+            children = self._children[labels] = (
+                self.requests.labels(*labels),
+                self.latency.labels(done.dialect, done.endpoint),
+            )
+        children[0].inc()
+        children[1].observe(done.seconds)
 
 
 class _Live:

@@ -7,8 +7,18 @@ every kazoo client) is built in each worker, after the fork.
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from . import logs
+
+
+class GunicornLogger(Logger):
+    """gunicorn's logger without its access lines. The app writes its own
+    (``access_log``); with a log config set, gunicorn would otherwise gather
+    every request's fields for a logger that then drops them."""
+
+    def _compute_access_log_enabled(self):
+        return False
 
 
 class GatewayServer(BaseApplication):
@@ -26,6 +36,7 @@ class GatewayServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "info",
             "logconfig_dict": logs.gunicorn_logconfig(),
+            "logger_class": GunicornLogger,
             # gunicorn's control socket defaults to one path per user, which two
             # replicas on one host would share; the gateway does not use it.
             "control_socket_disable": True,

@@ -3,7 +3,9 @@ bodies, deep JSON, huge metadata, unicode and path tricks in names,
 duplicate parameters. Each is answered with a clear client error in the
 dialect's own envelope, and nothing is written (the znode trees of every
 zkidc are the same before and after)."""
+import http.client
 import json
+import urllib.parse
 
 import pytest
 
@@ -215,6 +217,27 @@ def test_the_messages_say_what_is_wrong(gw, name):
     else:
         answer = call(gw.url, "POST", "/discovery/register", form={**REGISTER, "addrs": "a" * (700 << 10) + "://10.0.0.9:80"})
         assert answer.json["code"] == -400 and "too large" in answer.json["message"]
+
+
+def _chunked(url, path, body, headers):
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request("POST", path, body=iter([body[:10], body[10:]]), headers=headers, encode_chunked=True)
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+def test_a_chunked_json_body_is_read_like_a_sized_one(gw):
+    """Clients that stream their body send no Content-Length."""
+    doc = json.dumps({"type": 1, "service": {"name": "polaris.svc", "namespace": "default"}}).encode()
+    status, body = _chunked(gw.url, "/v1/Discover", doc, {**POLARIS, "Content-Type": "application/json"})
+    assert status == 200 and json.loads(body)["code"] == 200000
+    status, body = _chunked(gw.url, "/v1/Discover", json.dumps({"pad": "x" * (2 * MiB)}).encode(),
+                            {**POLARIS, "Content-Type": "application/json"})
+    assert 400 <= status < 500 and json.loads(body)["code"] // 1000 == status
 
 
 def test_the_same_value_twice_is_not_a_conflict(gw, zk, prefix):

@@ -1,7 +1,8 @@
 """Cluster: session listeners and bounded calls."""
 import pytest
 
-from zk.cluster import Cluster, make_handler
+from zk.cluster import Cluster
+from zk.handlers import make_handler
 from zk.errors import Unavailable
 
 

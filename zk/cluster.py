@@ -28,6 +28,7 @@ from kazoo.exceptions import (
 )
 
 from .errors import TooLarge, Unavailable
+from .handlers import make_handler
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +73,6 @@ def _timeouts(handler):
 
         return (handler.timeout_exception, gevent.Timeout)
     return (handler.timeout_exception,)
-
-
-def make_handler(kind):
-    """kazoo handler by name; 'gevent' under gunicorn's gevent workers."""
-    if kind == "gevent":
-        from kazoo.handlers.gevent import SequentialGeventHandler
-
-        return SequentialGeventHandler()
-    from kazoo.handlers.threading import SequentialThreadingHandler
-
-    return SequentialThreadingHandler()
 
 
 class Cluster:
