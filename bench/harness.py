@@ -25,7 +25,8 @@ from gateway.testing import GatewayProcess
 from zk.server import ZooKeeperServer, ensure_paths, free_port
 
 KEY = "bench-key-000001"
-GUNICORN = ["--worker-class", "gevent", "--workers", "1", "--worker-connections", "10000", "--keep-alive", "75"]
+# the gateway's own server settings (gateway/serve.py), so that only the app differs
+GUNICORN = ["--worker-class", "gateway.worker.GatewayWorker", "--workers", "1", "--worker-connections", "10000", "--keep-alive", "75"]
 
 
 @dataclass

@@ -7,7 +7,11 @@ from .keys import request_secret
 
 def zkidc_of(params):
     """The ``zkidc`` parameter, else the ``X-Zkidc`` header, else the default."""
-    return params.get("zkidc") or request.environ.get("HTTP_X_ZKIDC") or current().config.default_zkidc
+    return zkidc_in(request.environ, params, current().config.default_zkidc)
+
+
+def zkidc_in(environ, params, default):
+    return params.get("zkidc") or environ.get("HTTP_X_ZKIDC") or default
 
 
 def authorize(right, params, service=None, zkidc=None):

@@ -92,6 +92,7 @@ def create_app(config, start=True):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
+    app.wsgi_app = polaris.DiscoverLane(app, app.wsgi_app)
 
     @app.before_request
     def _begin():
@@ -109,7 +110,8 @@ def create_app(config, start=True):
     def _end(response):
         done = logs.Finished.of(response)
         gateway.metrics.observe(done)
-        logs.finish(response, done, config.access_log)
+        response.headers["X-Request-Id"] = done.request_id
+        logs.finish(done, config.access_log)
         catalog = g.get("catalog")
         if catalog is not None and catalog.stale:
             response.headers["X-Soa-Stale"] = "true"

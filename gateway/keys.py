@@ -67,12 +67,16 @@ class Keys:
 
 def request_secret(params=None):
     """The key a request carries, wherever the dialect's clients put it."""
+    return secret_in(request.environ, params)
+
+
+def secret_in(environ, params=None):
+    """The key in ``params`` (``key``/``keys``) or the headers of a WSGI environ."""
     if params is not None:
         for name in ("key", "keys"):
             value = params.get(name)
             if value:
                 return value
-    environ = request.environ  # the headers, without building werkzeug's view of them
     for name in ("HTTP_X_API_KEY", "HTTP_X_POLARIS_TOKEN"):
         if environ.get(name):
             return environ[name]

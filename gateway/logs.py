@@ -118,24 +118,28 @@ class Finished:
         )
 
 
+def request_id_in(environ):
+    """The client's ``X-Request-Id`` when it is sane, else a new id."""
+    sent = environ.get("HTTP_X_REQUEST_ID", "")
+    return sent if _REQUEST_ID.fullmatch(sent) else "%032x" % random.getrandbits(128)
+
+
 def start():
     """Before a request: its id and its clock."""
     ctx = g._get_current_object()
-    sent = request.environ.get("HTTP_X_REQUEST_ID", "")
-    ctx.request_id = sent if _REQUEST_ID.fullmatch(sent) else "%032x" % random.getrandbits(128)
+    ctx.request_id = request_id_in(request.environ)
     ctx.started = time.monotonic()
     ctx.writes = []
 
 
-def finish(response, done, access="errors"):
-    """After a request: echo its id, an access line, an audit line on changes.
+def finish(done, access="errors"):
+    """After a request: an access line, an audit line on changes.
 
     ``access``: "all" logs every request; "errors" (the default) only those
     that ended in an error, which keeps the hot path free of a log line per
     request (about a fifth of a small request's CPU) while every failure is
     still logged with its request id; "off" logs none.
     """
-    response.headers["X-Request-Id"] = g.request_id
     if (access == "all" or (access == "errors" and done.problem is not None)) and access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "%s %s %s",

@@ -27,7 +27,7 @@ class GatewayServer(BaseApplication):
         self.options = {
             "bind": config.bind,
             "workers": config.workers,
-            "worker_class": "gevent",
+            "worker_class": "gateway.worker.GatewayWorker",
             "worker_connections": 10000,
             "timeout": 60,
             "graceful_timeout": 35,

@@ -7,8 +7,9 @@ with HTTP status code // 1000.
 """
 from . import rules  # noqa: F401 - registers the rule endpoints on the blueprint
 from .envelope import render
+from .lane import DiscoverLane
 from .views import blueprint
 
 PREFIXES = ("/v1/", "/naming/")
 
-__all__ = ["PREFIXES", "blueprint", "render"]
+__all__ = ["PREFIXES", "DiscoverLane", "blueprint", "render"]

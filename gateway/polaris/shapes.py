@@ -17,9 +17,10 @@ import time
 from functools import cached_property
 
 from zk import codec
+from zk.errors import NotFound
 
 from . import codes
-from .codes import dumps
+from .codes import PolarisError, dumps
 
 TIME = "%Y-%m-%d %H:%M:%S"
 DEFAULT_NAMESPACE = "default"
@@ -196,6 +197,13 @@ class Service:
         full = {"code": codes.SUCCESS, "info": codes.info(codes.SUCCESS), "type": "INSTANCE", "service": service, "instances": self.instances}
         return dumps(full), _unchanged("INSTANCE", self.name, self.namespace, self.revision)
 
+    def answer(self, revision):
+        """(code, body) of discover type 1 for a client holding ``revision``."""
+        full, unchanged = self.discovered
+        if self.revision and revision == self.revision:
+            return codes.NO_CHANGE, unchanged
+        return codes.SUCCESS, full
+
     def has_member(self, hosts, ports=None):
         return any(
             leaf.value.host in hosts and (ports is None or leaf.value.port in ports) for leaf in self.members
@@ -258,6 +266,18 @@ class Answers:
         view = self._services.get(key)
         if view is None or view.group is not group:
             view = self._services[key] = Service(group)
+        return view
+
+    def in_namespace(self, catalog, name, namespace, code=codes.NOT_FOUND):
+        """The Service view of ``name`` if the cache has it in ``namespace``, else PolarisError(code)."""
+        try:
+            group = catalog.service(name)
+        except NotFound:
+            self.forget(catalog.name, name)
+            raise PolarisError(code, "service %s does not exist" % name) from None
+        view = self.service(catalog.name, group)
+        if view.namespace != namespace:
+            raise PolarisError(code, "service %s is in namespace %s, not %s" % (name, view.namespace, namespace))
         return view
 
     def services(self, zkidc, groups):

@@ -54,17 +54,9 @@ def in_namespace(catalog, name, namespace, code=codes.NOT_FOUND, fresh=False):
     ``fresh``: a service the cache does not know yet is looked for in
     ZooKeeper too (writers; readers keep to the cache).
     """
-    try:
-        if fresh and catalog.tree.group(name) is None:
-            catalog.tree.sync(name)
-        group = catalog.service(name)
-    except NotFound:
-        answers().forget(catalog.name, name)
-        raise PolarisError(code, "service %s does not exist" % name) from None
-    view = answers().service(catalog.name, group)
-    if view.namespace != namespace:
-        raise PolarisError(code, "service %s is in namespace %s, not %s" % (name, view.namespace, namespace))
-    return view
+    if fresh and catalog.tree.group(name) is None:
+        catalog.tree.sync(name)
+    return answers().in_namespace(catalog, name, namespace, code)
 
 
 # -- batches ------------------------------------------------------------------
@@ -252,6 +244,8 @@ def query_services():
 @documented("Client discover: type 1 instances, 3 routing, 4 rate limits, 5 circuit breaker, 6 services",
             body=schemas.DiscoverRequest)
 def discover():
+    """Type 1 is answered before Flask when everything is ordinary (lane.py);
+    this view answers the rest, and every error."""
     kind, wanted = schemas.discover_request(body())
     expect(type=kind, service={"name": wanted["name"], "namespace": wanted["namespace"]})
     if kind == "SERVICES":
@@ -261,12 +255,11 @@ def discover():
         catalog = authorize("read", params(), wanted["name"])
         view = in_namespace(catalog, wanted["name"], wanted["namespace"])
         if kind == "INSTANCE":
-            revision = view.revision
-            full, unchanged = view.discovered
-        else:
-            leaf = catalog.rules.leaf(view.name, shapes.RULE_ANSWERS[kind][0])
-            prepared = answers().rules(catalog.name, kind, view.name, view.namespace, leaf)
-            revision, full, unchanged = prepared.revision, prepared.full, prepared.unchanged
+            code, prepared = view.answer(wanted["revision"])
+            return respond(prepared, code)
+        leaf = catalog.rules.leaf(view.name, shapes.RULE_ANSWERS[kind][0])
+        prepared = answers().rules(catalog.name, kind, view.name, view.namespace, leaf)
+        revision, full, unchanged = prepared.revision, prepared.full, prepared.unchanged
     if revision and wanted["revision"] == revision:
         return respond(unchanged, codes.NO_CHANGE)
     return respond(full, codes.SUCCESS)

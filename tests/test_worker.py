@@ -1,0 +1,117 @@
+"""The gunicorn worker: one send per response, and HTTP/1.1 as before."""
+import socket
+
+import pytest
+
+from gateway.worker import _OneSend
+from tests.conftest import OPS
+
+
+class Recorder:
+    def __init__(self):
+        self.sent = []
+
+    def sendall(self, data):
+        self.sent.append(data)
+
+    def send(self, data):
+        self.sent.append(data)
+        return len(data)
+
+
+def test_the_header_block_goes_out_with_the_first_body_bytes():
+    sock = Recorder()
+    writer = _OneSend(sock)
+    writer.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert sock.sent == []
+    writer.sendall(b"body-1")
+    writer.sendall(b"body-2")
+    writer.flush()
+    assert sock.sent == [b"HTTP/1.1 200 OK\r\n\r\nbody-1", b"body-2"]
+
+
+def test_a_response_without_a_body_is_sent_when_it_ends():
+    sock = Recorder()
+    writer = _OneSend(sock)
+    writer.sendall(b"HTTP/1.1 304 Not Modified\r\n\r\n")
+    writer.flush()
+    assert sock.sent == [b"HTTP/1.1 304 Not Modified\r\n\r\n"]
+
+
+def test_interim_answers_and_other_socket_calls_are_not_held():
+    sock = Recorder()
+    writer = _OneSend(sock)
+    writer.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+    writer.sendall(b"HTTP/1.1 103 Early Hints\r\n\r\n")
+    assert sock.sent == [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\n\r\n"]
+    writer.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    writer.send(b"direct")  # anything but sendall flushes what is held first
+    assert sock.sent[-2:] == [b"HTTP/1.1 200 OK\r\n\r\n", b"direct"]
+
+
+def _exchange(port, raw, expect_answers):
+    """Send raw HTTP on one connection; return the bytes of ``expect_answers`` answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(raw)
+        data = b""
+        while data.count(b"HTTP/1.1 2") + data.count(b"HTTP/1.1 4") < expect_answers or not _complete(data):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def _complete(data):
+    """True when the last answer's body (by Content-Length) has all arrived."""
+    head, _, body = data.rpartition(b"\r\n\r\n")
+    last = head.rsplit(b"HTTP/1.1 ", 1)[-1]
+    for line in last.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body.rsplit(b"HTTP/1.1 ", 1)[-1]) >= int(line.split(b":")[1])
+    return True
+
+
+@pytest.fixture(scope="module")
+def served(zk_server, tmp_path_factory):
+    from kazoo.client import KazooClient
+
+    from gateway.testing import GatewayProcess
+    from tests.conftest import config_doc
+
+    prefix = "/worker-test"
+    client = KazooClient(hosts=zk_server.hosts)
+    client.start(timeout=15)
+    for name in ("qa", "yz", "g1"):
+        client.ensure_path("%s/%s/soa/services" % (prefix, name))
+    process = GatewayProcess(config_doc(zk_server.hosts, prefix)).start()
+    yield process
+    process.stop(kill=True)
+    client.delete(prefix, recursive=True)
+    client.stop()
+    client.close()
+
+
+def test_keep_alive_pipelined_head_and_get_answers_arrive_whole(served):
+    raw = (
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"GET /servicelist?key=" + OPS.encode() + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    data = _exchange(served.port, raw, 3)
+    answers = data.split(b"HTTP/1.1 ")[1:]
+    assert [a[:3] for a in answers] == [b"200", b"200", b"200"]
+    assert answers[0].endswith(b'{"status":"ok"}\n')
+    assert answers[1].endswith(b"\r\n\r\n")  # HEAD: headers only, and the next answer follows
+    assert b'"code":1' in answers[2].replace(b" ", b"")
+
+
+def test_expect_100_continue_still_gets_its_interim_answer(served):
+    body = b'{"type": 1, "service": {"name": "nope.svc", "namespace": "default"}}'
+    raw = (
+        b"POST /v1/Discover HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+        b"X-Polaris-Token: " + OPS.encode() + b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    data = _exchange(served.port, raw, 1)
+    assert data.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 ")
+    assert b"400202" in data
