@@ -92,7 +92,8 @@ def create_app(config, start=True):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
-    app.wsgi_app = polaris.DiscoverLane(app, app.wsgi_app)
+    for lane in (polaris.DiscoverLane, discovery.PollLane):  # hot paths answered before Flask (gateway/lane.py)
+        app.wsgi_app = lane(app, app.wsgi_app)
 
     @app.before_request
     def _begin():

@@ -115,3 +115,21 @@ def test_expect_100_continue_still_gets_its_interim_answer(served):
     data = _exchange(served.port, raw, 1)
     assert data.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 ")
     assert b"400202" in data
+
+
+def test_the_date_header_is_the_stock_text_of_the_current_second():
+    import email.utils
+    import time
+
+    from gateway.worker import http_date
+
+    before = int(time.time())
+    shown = http_date()
+    after = int(time.time())
+    assert shown in {email.utils.formatdate(t, usegmt=True) for t in range(before, after + 1)}
+    assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def test_answers_carry_a_date_header(served):
+    data = _exchange(served.port, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 1)
+    assert b"\r\nDate: " in data and b" GMT\r\n" in data

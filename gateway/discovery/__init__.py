@@ -5,8 +5,9 @@ Answers ``{"code": N, "message": "...", "ttl": 1, "data": ...}`` with HTTP
 200; codes 0, -304, -400, -401, -403, -404, -409, -500.
 """
 from .envelope import render
+from .lane import PollLane
 from .views import blueprint
 
 PREFIXES = ("/discovery/",)
 
-__all__ = ["PREFIXES", "blueprint", "render"]
+__all__ = ["PREFIXES", "PollLane", "blueprint", "render"]

@@ -2,6 +2,7 @@
 from flask import Response, jsonify
 
 NOT_MODIFIED = -304
+NOT_MODIFIED_BODY = b'{"code":-304,"message":"not modified","ttl":1}'
 _CODES = {400: -400, 401: -401, 403: -403, 404: -404, 409: -409}
 
 
@@ -9,15 +10,15 @@ def code_of(status):
     return _CODES.get(status) or (-500 if status >= 500 else -400)
 
 
-def ok(data=None):
-    """Success; ``data`` is already-encoded JSON (bytes) or None."""
+def ok_body(data=None):
+    """The body of a success; ``data`` is already-encoded JSON (bytes) or None."""
     if data is None:
-        return Response(b'{"code":0,"message":"","ttl":1}', mimetype="application/json")
-    return Response(b'{"code":0,"message":"","ttl":1,"data":%s}' % data, mimetype="application/json")
+        return b'{"code":0,"message":"","ttl":1}'
+    return b'{"code":0,"message":"","ttl":1,"data":%s}' % data
 
 
-def not_modified():
-    return jsonify(code=NOT_MODIFIED, message="not modified", ttl=1)
+def ok(data=None):
+    return Response(ok_body(data), mimetype="application/json")
 
 
 def render(problem):

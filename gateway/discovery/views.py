@@ -7,7 +7,7 @@ content type. Repeated keys are lists; empty values are dropped.
 import json
 import time
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from zk.errors import NotFound
@@ -16,7 +16,7 @@ from ..access import authorize
 from ..openapi import documented
 from ..params import collect
 from . import model, schemas
-from .envelope import not_modified, ok
+from .envelope import NOT_MODIFIED_BODY, ok, ok_body
 
 blueprint = Blueprint("discovery", __name__, url_prefix="/discovery")
 READ, WRITE = ["GET", "POST"], ["POST"]
@@ -48,7 +48,11 @@ def _discovery():
 
 
 def parameters():
-    params = collect() if request.method == "POST" else request.args
+    return given(collect() if request.method == "POST" else request.args)
+
+
+def given(params):
+    """The parameters without empty values, as the original drops them."""
     return MultiDict([(k, v) for k, v in params.items(multi=True) if v != ""])
 
 
@@ -132,27 +136,43 @@ def fetchs():
 @blueprint.route("/poll", methods=READ)
 @documented("Long poll: answers when the appid changes after latest_timestamp, else -304", query=schemas.Poll)
 def poll():
-    params = parameters()
-    args = load("Poll", params)
-    catalog = authorize("read", params, args["appid"])
-    answer = _wait(catalog, {args["appid"]: args["latest_timestamp"]}, args["env"], args["zone"])
-    return ok(answer[0][1]) if answer else not_modified()
+    return _long_poll("Poll")
 
 
 @blueprint.route("/polls", methods=READ)
 @documented("poll for several appids, one latest_timestamp each", query=schemas.Polls)
 def polls():
+    return _long_poll("Polls")
+
+
+def _long_poll(name):
     params = parameters()
-    args = load("Polls", params)
+    since, args = poll_args(name, params)
+    for appid in since:
+        catalog = authorize("read", params, appid)
+    return Response(poll_answer(_discovery(), catalog, since, args, name), mimetype="application/json")
+
+
+def poll_args(name, params):
+    """({appid: latest_timestamp}, loaded args) of a Poll or Polls request."""
+    args = load(name, params)
+    if name == "Poll":
+        return {args["appid"]: args["latest_timestamp"]}, args
     since = {}
     for appid, stamp in zip(args["appid"], args["latest_timestamp"]):
         since[appid] = min(stamp, since.get(appid, stamp))
-        catalog = authorize("read", params, appid)
-    answer = _wait(catalog, since, args["env"], args["zone"])
-    return ok(_by_appid(answer)) if answer else not_modified()
+    return since, args
 
 
-def _wait(catalog, since, env, zone):
+def poll_answer(discovery, catalog, since, args, name):
+    """The body a poll (``name`` "Poll") or polls ends with, after waiting."""
+    answer = _wait(discovery, catalog, since, args["env"], args["zone"])
+    if not answer:
+        return NOT_MODIFIED_BODY
+    return ok_body(answer[0][1] if name == "Poll" else _by_appid(answer))
+
+
+def _wait(discovery, catalog, since, env, zone):
     """Long poll: [(appid, data)] of the appids whose view is newer than the
     client's timestamp, at once or as soon as one changes; [] after
     poll_timeout.
@@ -162,7 +182,6 @@ def _wait(catalog, since, env, zone):
     timestamp as a reason to ask again at once, looping. An appid unknown in
     ``env`` when the poll starts is -404 (for polls: when all are unknown).
     """
-    discovery = _discovery()
     views = discovery.views(catalog)
     deadline = time.monotonic() + discovery.settings.poll_timeout
     first = True
