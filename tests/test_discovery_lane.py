@@ -7,19 +7,10 @@ from flask import Flask
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from gateway import create_app, logs
-from tests.conftest import KEYS, OPS, make_config
+from gateway import logs
+from tests.conftest import KEYS, OPS
 from tests.discovery_helpers import APPID, register
-from tests.test_discovery_poll import Background, parked
-
-POLL_TIMEOUT = 1.0
-
-
-@pytest.fixture
-def app(zk_server, chroot):
-    app = create_app(make_config(zk_server.hosts, chroot, sections={"discovery": {"poll_timeout": POLL_TIMEOUT}}))
-    yield app
-    app.extensions["soa"].registry.stop()
+from tests.test_discovery_poll import Background, app, parked  # noqa: F401 - app: its short poll timeout
 
 
 @pytest.fixture
