@@ -29,7 +29,7 @@ class PollLane(Lane):
 
     def answer(self, environ, endpoint):
         name = "Poll" if endpoint == "poll" else "Polls"
-        params = given(Request(environ).args)
+        params = given(Request(environ, populate_request=False, shallow=True).args)
         since, args = poll_args(name, params)
         gateway = self.gateway
         zkidc = zkidc_in(environ, params, gateway.config.default_zkidc)
