@@ -12,6 +12,7 @@ fell from about 300-420 us to about 100-140 us.
 """
 import select
 
+from gevent import monkey
 from kazoo.handlers.utils import selector_select
 
 _READ = select.POLLIN | select.POLLPRI
@@ -23,7 +24,10 @@ def _fd(fileobj):
     return fileobj if isinstance(fileobj, int) else fileobj.fileno()
 
 
-def ready_now(poll, rlist, wlist):
+_poll = monkey.get_original("select", "poll")  # the kernel's, even where gevent patched select
+
+
+def ready_now(rlist, wlist):
     """(readable, writable, []) of what is ready at once, or None when
     nothing is (or a descriptor is invalid: the slow path reports that)."""
     wanted = {}
@@ -32,7 +36,7 @@ def ready_now(poll, rlist, wlist):
     for fileobj in wlist:
         fd = _fd(fileobj)
         wanted[fd] = wanted.get(fd, 0) | select.POLLOUT
-    poller = poll()
+    poller = _poll()
     for fd, mask in wanted.items():
         poller.register(fd, mask)
     ready = poller.poll(0)
@@ -51,14 +55,12 @@ def ready_now(poll, rlist, wlist):
 def make_handler(kind):
     """kazoo handler by name; 'gevent' under gunicorn's gevent workers."""
     if kind == "gevent":
-        from gevent import monkey, selectors
+        from gevent import selectors
         from kazoo.handlers.gevent import SequentialGeventHandler
-
-        poll = monkey.get_original("select", "poll")  # the kernel's, never blocking the hub
 
         class GeventHandler(SequentialGeventHandler):
             def select(self, rlist, wlist, xlist, timeout=None):
-                return ready_now(poll, rlist, wlist) or selector_select(
+                return ready_now(rlist, wlist) or selector_select(
                     rlist, wlist, xlist, timeout=timeout, selectors_module=selectors
                 )
 
@@ -68,6 +70,6 @@ def make_handler(kind):
 
     class ThreadingHandler(SequentialThreadingHandler):
         def select(self, rlist, wlist, xlist, timeout=None):
-            return ready_now(select.poll, rlist, wlist) or selector_select(rlist, wlist, xlist, timeout=timeout)
+            return ready_now(rlist, wlist) or selector_select(rlist, wlist, xlist, timeout=timeout)
 
     return ThreadingHandler()
