@@ -116,6 +116,31 @@ def test_renew_keeps_the_lease_without_touching_the_services_tree(client, zk, se
     assert eventually(lambda: fetch(client)["data"]["latest_timestamp"] == stamp)
 
 
+def test_a_renew_shows_in_renew_timestamp_within_the_lag_not_at_each_fetch(app, client):
+    """Renews of a large app come many times a second; its view is rendered
+    again for them at most once per lease_lag (1 s), not per fetch."""
+    register(client)
+    catalog = app.extensions["soa"].registry.get("qa")
+    views = app.extensions["discovery"].views(catalog)
+    now = [100.0]
+    views.clock = lambda: now[0]
+
+    def shown():
+        view = views.get(APPID, "uat", "", 3)
+        return view, json.loads(view.body)["instances"]["sh001"][0]["renew_timestamp"]
+
+    first, renewed = shown()
+    leases = catalog.instances.leases.groups()[APPID]
+    time.sleep(0.01)  # ZooKeeper's mtime has millisecond resolution
+    assert renew(client)["code"] == 0
+    eventually(lambda: catalog.instances.leases.groups()[APPID] is not leases)
+    now[0] += 0.5
+    assert shown()[0] is first  # within the lag: the same rendering
+    now[0] += 0.6
+    later, renewed_later = shown()
+    assert later is not first and renewed_later > renewed and later.latest == first.latest
+
+
 def test_renew_and_cancel_of_unknown_instances_are_404(client):
     assert renew(client)["code"] == -404
     assert cancel(client)["code"] == -404

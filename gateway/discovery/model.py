@@ -11,12 +11,14 @@ of an (appid, env) is shown.
 Timestamps. ``reg_timestamp``, ``up_timestamp`` and ``dirty_timestamp`` are
 written into the member when it is registered (the registering replica's
 clock, nanoseconds), so every replica shows the same values.
-``renew_timestamp`` is the lease node's mtime (ZooKeeper's clock).
+``renew_timestamp`` is the lease node's mtime (ZooKeeper's clock), shown
+up to a second late (``Views``).
 ``latest_timestamp`` is computed from ZooKeeper stats only; see
 ``latest_timestamp()``.
 """
 import json
 import math
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -276,12 +278,16 @@ class Views:
     The watch cache publishes immutable snapshots, so a view is current as
     long as the service's Group and its lease Group are the very objects it
     was made from; thousands of pollers woken by one change share one
-    rendering.
+    rendering. Renews change only the lease Group (``renew_timestamp``), and
+    a large app's instances renew many times a second: for those the view is
+    re-rendered at most once per ``lease_lag`` seconds.
     """
 
-    def __init__(self, catalog, limit=4096):
+    def __init__(self, catalog, limit=4096, lease_lag=1.0, clock=time.monotonic):
         self.catalog = catalog
         self.limit = limit
+        self.lease_lag = lease_lag
+        self.clock = clock
         self._cache = {}
 
     def get(self, appid, env, zone, mask):
@@ -292,11 +298,12 @@ class Views:
         stale = catalog.stale
         key = (appid, env, zone, mask)
         hit = self._cache.get(key)
-        if hit is not None and hit[0] is group and hit[1] is lease_group and hit[2] == stale:
-            return hit[3]
+        if hit is not None and hit[0] is group and hit[2] == stale:
+            if hit[1] is lease_group or self.clock() - hit[4] < self.lease_lag:
+                return hit[3]
         view = make_view(group, lease_group, env, zone, mask, stale)
         if len(self._cache) >= self.limit:
             self._cache.clear()
-        self._cache[key] = (group, lease_group, stale, view)
+        self._cache[key] = (group, lease_group, stale, view, self.clock())
         return view
 
