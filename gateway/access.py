@@ -2,26 +2,27 @@
 from flask import g, request
 
 from .app import current
-from .keys import request_secret
+from .keys import secret_in
 
 
-def zkidc_of(params):
-    """The ``zkidc`` parameter, else the ``X-Zkidc`` header, else the default."""
-    return zkidc_in(request.environ, params, current().config.default_zkidc)
+def allowed(gateway, environ, right, params, services=(None,), zkidc=None):
+    """(key name, Catalog of the zkidc) when the request's key may ``right``
+    on every one of ``services``; raises otherwise.
 
-
-def zkidc_in(environ, params, default):
-    return params.get("zkidc") or environ.get("HTTP_X_ZKIDC") or default
+    The zkidc is ``zkidc``, else the ``zkidc`` parameter, else the ``X-Zkidc``
+    header, else the default. Keys are checked first, so an unknown caller
+    learns nothing about the configured zkidcs or services. Needs only the
+    WSGI environ: the hot paths answered before Flask (gateway/lane.py)
+    check keys with it too.
+    """
+    zkidc = zkidc or params.get("zkidc") or environ.get("HTTP_X_ZKIDC") or gateway.config.default_zkidc
+    secret = secret_in(environ, params)
+    for service in services:
+        key = gateway.keys.check(secret, right, zkidc, service)
+    return key, gateway.registry.get(zkidc)
 
 
 def authorize(right, params, service=None, zkidc=None):
-    """Check the key for ``right`` and return the Catalog of the zkidc.
-
-    Keys are checked first, so an unknown caller learns nothing about the
-    configured zkidcs or services.
-    """
-    gateway = current()
-    zkidc = zkidc or zkidc_of(params)
-    g.key_name = gateway.keys.check(request_secret(params), right, zkidc, service)
-    g.catalog = gateway.registry.get(zkidc)
+    """Check the key for ``right`` (see allowed()) and return the Catalog of the zkidc."""
+    g.key_name, g.catalog = allowed(current(), request.environ, right, params, (service,), zkidc)
     return g.catalog

@@ -9,8 +9,6 @@ import fnmatch
 import hashlib
 import hmac
 
-from flask import request
-
 from zk.errors import RegistryError
 
 
@@ -65,13 +63,9 @@ class Keys:
         return key.name
 
 
-def request_secret(params=None):
-    """The key a request carries, wherever the dialect's clients put it."""
-    return secret_in(request.environ, params)
-
-
 def secret_in(environ, params=None):
-    """The key in ``params`` (``key``/``keys``) or the headers of a WSGI environ."""
+    """The key a request carries, wherever the dialect's clients put it:
+    ``key``/``keys`` among its parameters, else its headers (WSGI environ)."""
     if params is not None:
         for name in ("key", "keys"):
             value = params.get(name)

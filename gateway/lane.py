@@ -25,7 +25,6 @@ class Lane:
 
     def __init__(self, app, wsgi_app):
         self.wsgi_app = wsgi_app  # Flask's (or the next lane's)
-        self.app = app
         self.gateway = app.extensions["soa"]
 
     def __call__(self, environ, start_response):

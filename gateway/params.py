@@ -71,15 +71,21 @@ def parse_json(text, what="request body"):
     return doc
 
 
+def sized_body(environ, limit):
+    """The body of a request with a Content-Length of at most ``limit``, read
+    straight from the server's stream (werkzeug's guarded stream costs as much
+    as parsing a small body); None for any other request (no length, too
+    large), which werkzeug's checks must read."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) <= limit:
+        return environ["wsgi.input"].read(int(length))
+    return None
+
+
 def json_body():
     """The parsed JSON body, or BadRequest. Empty body gives None. Call it once a request."""
-    environ = request.environ
-    length = environ.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) <= (request.max_content_length or 0):
-        # Straight from the server's stream: werkzeug's guarded stream costs as much
-        # as parsing a small body. Anything else (no length, too large) goes through it.
-        raw = environ["wsgi.input"].read(int(length))
-    else:
+    raw = sized_body(request.environ, request.max_content_length or 0)
+    if raw is None:
         raw = request.get_data(cache=True)
     if not raw.strip():
         return None

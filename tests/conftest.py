@@ -88,6 +88,15 @@ def config_doc(hosts, prefix, gateway=None, sections=None, **zkidc_options):
     }
 
 
+@pytest.fixture(scope="module")
+def own_gateway(zk, zk_server):
+    """(a real gateway process, its ZooKeeper prefix) shared by a test module."""
+    from tests.fault_helpers import gateway_on_own_prefix
+
+    with gateway_on_own_prefix(zk, zk_server) as found:
+        yield found
+
+
 @pytest.fixture
 def gateway_process(zk_server, chroot):
     """Factory: start real `soa-gateway serve --config` processes on this test's chroot."""

@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 
 from tests.conftest import OPS
-from tests.fault_helpers import call, gateway_on_own_prefix, registry_state
+from tests.fault_helpers import call, registry_state
 
 MiB = 1 << 20
 ADMIN = {"key": OPS}
@@ -151,19 +151,13 @@ for dialect, method, path, headers in (
 
 
 @pytest.fixture(scope="module")
-def served(zk, zk_server):
-    with gateway_on_own_prefix(zk, zk_server) as found:
-        yield found
+def prefix(own_gateway):
+    return own_gateway[1]
 
 
 @pytest.fixture(scope="module")
-def prefix(served):
-    return served[1]
-
-
-@pytest.fixture(scope="module")
-def gw(served):
-    process = served[0]
+def gw(own_gateway):
+    process = own_gateway[0]
     # Something to touch: a service with a server and an instance, a Polaris service.
     assert call(process.url, "POST", "/addservice", params={**ADMIN, "destName": "demo.svc"}).json["code"] == 1
     assert call(process.url, "POST", "/addserver",

@@ -6,7 +6,7 @@ the same, byte for byte and version for version, before and after)."""
 import pytest
 
 from tests.conftest import KEYS, OPS
-from tests.fault_helpers import call, gateway_on_own_prefix, registry_state as state
+from tests.fault_helpers import call, registry_state as state
 
 READER = KEYS["reader"]["secret"]
 WRITER = KEYS["writer"]["secret"]  # read and write, not delete
@@ -15,19 +15,13 @@ IP2CITY = KEYS["ip2city"]["secret"]  # every right, services ip2city* only
 
 
 @pytest.fixture(scope="module")
-def served(zk, zk_server):
-    with gateway_on_own_prefix(zk, zk_server) as found:
-        yield found
+def gw(own_gateway):
+    return own_gateway[0]
 
 
 @pytest.fixture(scope="module")
-def gw(served):
-    return served[0]
-
-
-@pytest.fixture(scope="module")
-def prefix(served):
-    return served[1]
+def prefix(own_gateway):
+    return own_gateway[1]
 
 
 # -- how each dialect carries a key and a zkidc, and what a refusal looks like ----------

@@ -73,23 +73,8 @@ def _complete(data):
 
 
 @pytest.fixture(scope="module")
-def served(zk_server, tmp_path_factory):
-    from kazoo.client import KazooClient
-
-    from gateway.testing import GatewayProcess
-    from tests.conftest import config_doc
-
-    prefix = "/worker-test"
-    client = KazooClient(hosts=zk_server.hosts)
-    client.start(timeout=15)
-    for name in ("qa", "yz", "g1"):
-        client.ensure_path("%s/%s/soa/services" % (prefix, name))
-    process = GatewayProcess(config_doc(zk_server.hosts, prefix)).start()
-    yield process
-    process.stop(kill=True)
-    client.delete(prefix, recursive=True)
-    client.stop()
-    client.close()
+def served(own_gateway):
+    return own_gateway[0]
 
 
 def test_keep_alive_pipelined_head_and_get_answers_arrive_whole(served):

@@ -12,8 +12,7 @@ raised before any waiting.
 """
 from werkzeug.wrappers import Request
 
-from ..access import zkidc_in
-from ..keys import secret_in
+from ..access import allowed
 from ..lane import Lane
 from .views import given, poll_answer, poll_args
 
@@ -31,12 +30,7 @@ class PollLane(Lane):
         name = "Poll" if endpoint == "poll" else "Polls"
         params = given(Request(environ, populate_request=False, shallow=True).args)
         since, args = poll_args(name, params)
-        gateway = self.gateway
-        zkidc = zkidc_in(environ, params, gateway.config.default_zkidc)
-        secret = secret_in(environ, params)
-        for appid in since:
-            key = gateway.keys.check(secret, "read", zkidc, appid)
-        catalog = gateway.registry.get(zkidc)
+        key, catalog = allowed(self.gateway, environ, "read", params, since)
         if catalog.stale:
             return None
         return key, catalog, 200, poll_answer(self.discovery, catalog, since, args, name)

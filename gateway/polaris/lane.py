@@ -9,10 +9,9 @@ the namespace asked. Everything else goes on to the view.
 """
 import io
 
-from ..access import zkidc_in
-from ..keys import secret_in
+from ..access import allowed
 from ..lane import Lane
-from ..params import parse_json
+from ..params import parse_json, sized_body
 from . import codes, schemas
 
 
@@ -27,18 +26,14 @@ class DiscoverLane(Lane):
         self.max_body = app.config["MAX_CONTENT_LENGTH"]
 
     def answer(self, environ, endpoint):
-        length = environ.get("CONTENT_LENGTH") or ""
-        if environ.get("QUERY_STRING") or not length.isdigit() or int(length) > self.max_body:
+        raw = None if environ.get("QUERY_STRING") else sized_body(environ, self.max_body)
+        if raw is None:
             return None
-        raw = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(raw)  # for the view, when it answers instead
         kind, wanted = schemas.discover_request(parse_json(raw))
         if kind != "INSTANCE":
             return None
-        gateway = self.gateway
-        zkidc = zkidc_in(environ, {}, gateway.config.default_zkidc)
-        key = gateway.keys.check(secret_in(environ), "read", zkidc, wanted["name"])
-        catalog = gateway.registry.get(zkidc)
+        key, catalog = allowed(self.gateway, environ, "read", {}, (wanted["name"],))
         if catalog.stale:  # the view says so in its answer's header
             return None
         view = self.answers.in_namespace(catalog, wanted["name"], wanted["namespace"])

@@ -33,8 +33,6 @@ def answers():
 
 def params():
     """What authorize() needs; Polaris's own ``keys`` parameter is a metadata filter, not a key."""
-    if not request.environ.get("QUERY_STRING"):  # the common case: no query string to parse
-        return {"zkidc": None}
     return {"zkidc": request.args.get("zkidc")}
 
 
