@@ -3,6 +3,8 @@ import json
 import urllib.parse
 import urllib.request
 
+from kazoo.exceptions import NoNodeError
+
 from tests.conftest import OPS
 
 APPID = "demo.account"
@@ -37,7 +39,14 @@ def hostnames(answer):
 def members(zk, services_path, appid=APPID):
     """What a plain kazoo client sees: member name -> parsed ServerSet JSON."""
     path = "%s/%s" % (services_path, appid)
-    return {c: json.loads(zk.get("%s/%s" % (path, c))[0]) for c in zk.get_children(path) if c.startswith("member_")}
+    found = {}
+    for child in zk.get_children(path):
+        if child.startswith("member_"):
+            try:
+                found[child] = json.loads(zk.get("%s/%s" % (path, child))[0])
+            except NoNodeError:  # removed between the listing and the read (an eviction)
+                pass
+    return found
 
 
 def http(base, path, params, method="GET", timeout=40):
