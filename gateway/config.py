@@ -30,6 +30,7 @@ class ZkidcConfig:
     session_timeout: float = 30.0
     auth: str | None = None  # "digest:user:password"
     acl: bool = False  # ACL mode: created nodes world-readable, writable only with this auth
+    recursive_watches: bool = True  # ZooKeeper 3.6+ persistent watches for the cache; off = one-shot watches
 
     def settings(self):
         auth = None
@@ -38,7 +39,8 @@ class ZkidcConfig:
             auth = (scheme, credential)
         if self.acl and (auth is None or auth[0] != "digest" or ":" not in auth[1]):
             raise ConfigError("[zkidc.%s] acl = true needs auth = \"digest:user:password\"" % self.name)
-        return {"hosts": self.hosts, "session_timeout": self.session_timeout, "auth": auth, "protect": self.acl}
+        return {"hosts": self.hosts, "session_timeout": self.session_timeout, "auth": auth, "protect": self.acl,
+                "recursive_watches": self.recursive_watches}
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ _GATEWAY_TYPES = {
     "workers": int,
     "op_timeout": float,
 }
-_ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str, "acl": _bool}
+_ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str, "acl": _bool, "recursive_watches": _bool}
 
 
 def _key(name, doc):

@@ -1,5 +1,8 @@
 """The watch cache: outside changes show up promptly, also after a real
-session expiry, and losing ZooKeeper never turns into "nobody is there"."""
+session expiry, and losing ZooKeeper never turns into "nobody is there".
+
+The tests that use ``client`` run twice: with the recursive watch of
+ZooKeeper 3.6+ and with the one-shot watches older servers get."""
 import json
 import time
 
@@ -8,7 +11,13 @@ from kazoo.client import KazooClient
 
 from gateway import create_app
 from tests.conftest import OPS, eventually, make_config
+from zk import connection
 from zk.server import ZooKeeperServer, ensure_paths
+
+
+@pytest.fixture(params=[True, False], ids=["recursive-watch", "one-shot-watches"])
+def config(request, zk_server, chroot):
+    return make_config(zk_server.hosts, chroot, recursive_watches=request.param)
 
 
 def keys_of(client, service="svc"):
@@ -42,6 +51,69 @@ def test_outside_writes_show_up_promptly(client, zk, services_path):
     eventually(lambda: keys_of(client) == [])
     zk.delete(services_path + "/svc")
     eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).status_code == 404)
+
+
+def test_version_grows_on_an_outside_delete_as_zookeeper_counts_it(client, app, zk, services_path):
+    """Group.version (discovery's latest_timestamp) is the newest zxid of
+    the group: deleting the newest member still makes it grow, to the
+    deletion's zxid, which every gateway learns alike."""
+    first = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True, makepath=True)
+    second = zk.create(services_path + "/svc/member_", member("10.0.0.2", 80), sequence=True)
+    eventually(lambda: len(keys_of(client)) == 2)
+    tree = app.extensions["soa"].registry.get("qa").tree
+    before = tree.group("svc").version
+    assert before == zk.exists(second).mzxid
+    zk.delete(second)
+    eventually(lambda: len(keys_of(client)) == 1)
+    assert eventually(lambda: tree.group("svc").version == zk.exists(services_path + "/svc").pzxid)
+    assert tree.group("svc").version > before
+    zk.set(first, member("10.0.0.1", 81))
+    assert eventually(lambda: tree.group("svc").version == zk.exists(first).mzxid)
+
+
+def test_a_view_never_shows_half_a_transaction(app, zk, services_path):
+    """A member replaced in one transaction (create the new, delete the old)
+    is never published as two members, nor as none. (Replaced again before
+    the cache could read the new one, it would be gone when read: the
+    replacements here are spaced as a re-registering client's would be.)"""
+    tree = app.extensions["soa"].registry.get("qa").tree
+    path = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True, makepath=True)
+    eventually(lambda: tree.group("svc") is not None and len(tree.group("svc").leaves) == 1)
+    seen = []
+    tree.subscribe(lambda changed: seen.append(len(tree.group("svc").leaves)) if "svc" in changed else None)
+    for n in range(50):
+        txn = zk.transaction()
+        txn.create(services_path + "/svc/member_", member("10.0.0.1", 81 + n), sequence=True)
+        txn.delete(path)
+        path = txn.commit()[0]
+        time.sleep(0.02)
+    eventually(lambda: set(tree.group("svc").leaves) == {path.rsplit("/", 1)[1]})
+    assert seen and set(seen) == {1}
+
+
+def test_an_ensemble_without_recursive_watches_gets_one_shot_watches(zk_server, chroot, zk, services_path,
+                                                                      monkeypatch, caplog):
+    """A server before 3.6 answers addWatch with UNIMPLEMENTED and drops the
+    connection. Here the real server is sent an opcode it does not know,
+    which it answers the same way."""
+    monkeypatch.setattr(connection.AddWatch, "type", 999)
+    app = create_app(make_config(zk_server.hosts, chroot))
+    try:
+        client = app.test_client()
+        zk.create(services_path + "/svc")
+        cluster = app.extensions["soa"].registry.get("qa").cluster
+        assert eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["code"] == 1,
+                          timeout=10)
+        assert cluster.recursive_watches is False
+        assert "no persistent watches" in caplog.text
+        path = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True)
+        eventually(lambda: keys_of(client) == [path.rsplit("/", 1)[1]])
+        zk.set(path, member("10.0.0.1", 81))
+        eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["servers"][0]["port"] == 81)
+        zk.delete(path)
+        eventually(lambda: keys_of(client) == [])
+    finally:
+        app.extensions["soa"].registry.stop()
 
 
 def test_reads_come_from_memory_not_zookeeper(client, app, zk, services_path, mocker):

@@ -23,6 +23,7 @@ def test_file_is_read(tmp_path):
     assert config.default_zkidc == "yz" and config.anonymous_read is True
     assert config.zkidcs["yz"].settings() == {
         "hosts": "zk2:2181", "session_timeout": 15.0, "auth": ("digest", "gw:pw"), "protect": False,
+        "recursive_watches": True,
     }
     (key,) = config.keys
     assert (key.name, key.rights, key.zkidcs, key.services) == ("ops", frozenset({"read", "write"}), ("qa",), ("ip2city*",))
@@ -34,6 +35,7 @@ def test_environment_wins(tmp_path):
         "SOA_GATEWAY_DEFAULT_ZKIDC": "qa",
         "SOA_GATEWAY_ANONYMOUS_READ": "false",
         "SOA_GATEWAY_ZKIDC_QA_HOSTS": "zk9:2181/qa",
+        "SOA_GATEWAY_ZKIDC_QA_RECURSIVE_WATCHES": "false",
         "SOA_GATEWAY_KEY_OPS": "env-secret-456",
         "SOA_GATEWAY_OP_TIMEOUT": "0.75",
         "SOA_GATEWAY_DISCOVERY_TTL": "60",
@@ -41,7 +43,7 @@ def test_environment_wins(tmp_path):
     }
     config = configuration.load(write(tmp_path, DOC), environ=environ)
     assert config.default_zkidc == "qa" and config.anonymous_read is False and config.op_timeout == 0.75
-    assert config.zkidcs["qa"].hosts == "zk9:2181/qa"
+    assert config.zkidcs["qa"].hosts == "zk9:2181/qa" and config.zkidcs["qa"].recursive_watches is False
     assert config.keys[0].secret == "env-secret-456"
     assert config.section("discovery") == {"ttl": "60"}
     assert config.eviction().interval == 2.5

@@ -129,8 +129,8 @@ def test_a_renew_shows_in_renew_timestamp_within_the_lag_not_at_each_fetch(app, 
         view = views.get(APPID, "uat", "", 3)
         return view, json.loads(view.body)["instances"]["sh001"][0]["renew_timestamp"]
 
+    leases = eventually(lambda: catalog.instances.leases.groups().get(APPID))  # the lease cache has seen it
     first, renewed = shown()
-    leases = catalog.instances.leases.groups()[APPID]
     time.sleep(0.01)  # ZooKeeper's mtime has millisecond resolution
     assert renew(client)["code"] == 0
     eventually(lambda: catalog.instances.leases.groups()[APPID] is not leases)
@@ -331,20 +331,30 @@ def test_members_written_by_others_are_shown_as_well_as_they_can_be(client, zk, 
     assert fetch(client, status=1)["data"]["instances"] == {"DEFAULT_CLUSTER": []}
 
 
-def test_a_register_reads_the_service_children_once(app, client, monkeypatch):
-    """Its own watch event shows the new member: no second listing of a
-    possibly long children list to read its own write."""
-    register(client, hostname="first")
-    kazoo = app.extensions["soa"].registry.get("qa").cluster.client
-    calls, original = [], kazoo._call
+@pytest.mark.parametrize("recursive", [True, False], ids=["recursive-watch", "one-shot-watches"])
+def test_a_register_reads_only_what_changed(zk_server, chroot, recursive):
+    """Its own watch event shows the new member. Under a recursive watch
+    (ZooKeeper 3.6+) that costs one read of the new member and no listing
+    of a possibly long children list; with one-shot watches, one listing."""
+    app = create_app(make_config(zk_server.hosts, chroot, recursive_watches=recursive))
+    try:
+        client = app.test_client()
+        register(client, hostname="first")
+        kazoo = app.extensions["soa"].registry.get("qa").cluster.client
+        calls, original = [], kazoo._call
 
-    def counting(request, async_object):
-        calls.append((type(request).__name__, getattr(request, "path", "")))
-        return original(request, async_object)
+        def counting(request, async_object):
+            calls.append((type(request).__name__, getattr(request, "path", "")))
+            return original(request, async_object)
 
-    monkeypatch.setattr(kazoo, "_call", counting)
-    for n in range(5):
-        assert register(client, hostname="h%d" % n)["code"] == 0
-        assert "h%d" % n in hostnames(fetch(client))  # read at once
-    listings = [path for kind, path in calls if kind == "GetChildren2" and path.endswith("/soa/services/" + APPID)]
-    assert len(listings) == 5
+        kazoo._call = counting
+        for n in range(5):
+            assert register(client, hostname="h%d" % n)["code"] == 0
+            assert "h%d" % n in hostnames(fetch(client))  # read at once
+        services = chroot + "/qa/soa/services/" + APPID
+        listings = [path for kind, path in calls if kind == "GetChildren2" and path.startswith(services)]
+        reads = [path for kind, path in calls if kind == "GetData" and path.startswith(services + "/")]
+        assert len(listings) == (0 if recursive else 5)
+        assert len(reads) == 5 and len(set(reads)) == 5  # each new member once
+    finally:
+        app.extensions["soa"].registry.stop()

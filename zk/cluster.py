@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 
-from kazoo.client import KazooClient, KazooState
+from kazoo.client import KazooState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 from kazoo.exceptions import (
@@ -25,8 +25,10 @@ from kazoo.exceptions import (
     OperationTimeoutError,
     RolledBackError,
     SessionExpiredError,
+    UnimplementedError,
 )
 
+from . import connection
 from .errors import TooLarge, Unavailable
 from .handlers import make_handler
 
@@ -78,7 +80,8 @@ def _timeouts(handler):
 class Cluster:
     """The connection to one ZooKeeper ensemble (one zkidc)."""
 
-    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=1.5, protect=False):
+    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=1.5, protect=False,
+                 recursive_watches=True):
         self.name = name
         self.hosts = hosts
         self.session_timeout = float(session_timeout)
@@ -86,6 +89,7 @@ class Cluster:
         self.protect = protect  # ACL mode: what we create is world-readable, writable only with our digest
         self.handler_kind = handler
         self.op_timeout = float(op_timeout)
+        self.recursive_watches = recursive_watches  # False once the ensemble has refused them
         self.state = STOPPED
         self.session_id = None
         self._client = None
@@ -111,7 +115,7 @@ class Cluster:
 
     def _start(self):
         handler = make_handler(self.handler_kind)
-        client = KazooClient(
+        client = connection.Client(
             hosts=self.hosts,
             timeout=self.session_timeout,
             handler=handler,
@@ -249,6 +253,26 @@ class Cluster:
         for operation in transaction.operations:
             self._wrote(type(operation).__name__.lower(), operation.path)
         return results
+
+    def watch_tree(self, path, watcher):
+        """Set a persistent recursive watch on ``path`` for this connection.
+
+        False when there is none to be had: turned off in the configuration,
+        or a ZooKeeper before 3.6. Such a server answers UNIMPLEMENTED and
+        drops the connection that asked, so its refusal is remembered and
+        the caller falls back to one-shot watches.
+        """
+        if not self.recursive_watches:
+            return False
+        self._ready()
+        try:
+            self.wait(connection.add_recursive_watch_async(self._client, path, watcher))
+        except UnimplementedError:
+            connection.forget_recursive_watch(self._client, path)
+            self.recursive_watches = False
+            log.warning("zkidc %s: ZooKeeper has no persistent watches (before 3.6); using one-shot watches", self.name)
+            return False
+        return True
 
     def transaction(self):
         return self.client.transaction()

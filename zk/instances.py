@@ -179,7 +179,7 @@ class Instances:
             results = self.cluster.commit(txn)
         except (BadVersionError, NoNodeError, NodeExistsError):
             return None
-        return self._published(service, key, member, results[1], created=not olds)
+        return self._published(service, key, member, results[1], created=not olds, replaced=olds)
 
     def _adopt(self, service, key, olds, build):
         """Members without a lease (it was removed by hand): give them one."""
@@ -193,7 +193,7 @@ class Instances:
             results = self.cluster.commit(txn)
         except (NodeExistsError, NoNodeError):
             return None
-        return self._published(service, key, member, results[1], created=False)
+        return self._published(service, key, member, results[1], created=False, replaced=olds)
 
     def renew(self, service, key):
         """Heartbeat: one write to the lease. Returns the published Member.
@@ -279,11 +279,13 @@ class Instances:
             keep["policy"] = asdict(policy)
         return replace(member, instance={**member.instance, **keep})
 
-    def _published(self, service, key, member, path, created):
+    def _published(self, service, key, member, path, created, replaced=()):
         self._owned[(service, key)] = member
         self.counters["registrations"] += 1
         name = path.rsplit("/", 1)[1]
-        self.catalog.tree.settle(service, lambda group: group is not None and name in group.leaves)
+        gone = [leaf.name for leaf in replaced]
+        self.catalog.tree.settle(service, lambda group: group is not None and name in group.leaves
+                                 and not any(old in group.leaves for old in gone))
         return name, created
 
     # -- session expiry ----------------------------------------------------

@@ -50,6 +50,7 @@ class Registry:
                     handler=self.handler,
                     op_timeout=self.op_timeout,
                     protect=s.get("protect", False),
+                    recursive_watches=s.get("recursive_watches", True),
                 )
                 cluster.write_listener = self.write_listener
                 catalog = Catalog(cluster, self.layout, self.eviction, self.replica, self.zone)

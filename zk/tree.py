@@ -4,10 +4,16 @@ Reads are answered from memory; ZooKeeper is asked only when a watch says
 something changed. One worker per tree applies changes in batches and
 publishes an immutable snapshot, so readers never see half an update.
 
+The watch is one persistent recursive watch on the root where ZooKeeper
+has them (3.6+): a change costs one read of the node that changed. Older
+servers get one-shot watches on every node, and a change of a group's
+members re-reads its children list.
+
 kazoo does not re-send watches after a reconnect, so every (re)connection
 triggers a full resync that re-reads and re-watches everything. While the
 connection is down the last view stays readable and ``stale`` says so.
 """
+import collections
 import logging
 import threading
 from dataclasses import dataclass, field, replace
@@ -22,6 +28,7 @@ log = logging.getLogger(__name__)
 _RESYNC = ("resync",)
 _ROOT = ("root",)
 _STOP = object()
+_INBOX = ("inbox",)  # a wake-up for events in the inbox
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class WatchedTree:
         self._skipped = set()
         self._loaded = threading.Event()
         self._wake = None
+        self._inbox = collections.deque()  # the recursive watch's events, not yet sorted
+        self._watch = self._on_event  # for each read; None under a recursive watch
         self.leaf_updates = 0  # data changes of known leaves (lease renews)
 
     # -- life --------------------------------------------------------------
@@ -164,24 +173,43 @@ class WatchedTree:
         return started
 
     def _on_event(self, event):
-        if event.type == EventType.NONE or not event.path:
-            return
+        """A one-shot watch fired (on kazoo's event thread)."""
+        items = self._items(event)
+        if items:
+            self._mark(*items)
+
+    def _on_recursive(self, event):
+        """The recursive watch's events come straight from the connection's
+        loop, which must never wait: no lock here, the worker sorts them out."""
+        self._inbox.append(event)
+        self._wake.put(_INBOX)
+
+    def _items(self, event):
+        """What to re-read for an event."""
         path = event.path
+        if event.type == EventType.NONE or not path:
+            return ()
         if path == self.root:
-            self._mark(_ROOT)
-            return
+            return (_ROOT,)
         if not path.startswith(self.root + "/"):
-            return
+            return ()
         parts = path[len(self.root) + 1 :].split("/")
         if len(parts) == 1:
             if event.type == EventType.CHILD:
-                self._mark(("group", parts[0]))
-            elif event.type == EventType.CHANGED:
-                self._mark(("gdata", parts[0]))
-            else:
-                self._mark(_ROOT)
-        elif len(parts) == 2:
-            self._mark(("leaf", parts[0], parts[1]))
+                return (("group", parts[0]),)
+            if event.type == EventType.CHANGED:
+                return (("gdata", parts[0]),)
+            if event.type == EventType.CREATED:  # (recursive watch) maybe deleted and re-created
+                return (_ROOT, ("gdata", parts[0]))
+            return (_ROOT,)
+        if len(parts) == 2 and self._accept_leaf(parts[1]):
+            return (("leaf", parts[0], parts[1]),)
+        return ()
+
+    def _drain_inbox(self):
+        """Move the recursive watch's events into the work (holding _cond)."""
+        while self._inbox:
+            self._dirty.update(dict.fromkeys(self._items(self._inbox.popleft())))
 
     # -- worker ------------------------------------------------------------
 
@@ -190,12 +218,17 @@ class WatchedTree:
             if self._wake.get() is _STOP:
                 return
             with self._cond:
+                self._drain_inbox()
+                if not self._dirty:
+                    continue  # taken by the batch before (its second look, _take_rest)
                 items = list(self._dirty)
                 self._dirty.clear()
                 self._started += 1
             changed = set()
             try:
                 self._apply(items, changed)
+                if self._watch is None:
+                    self._apply(self._take_rest(), changed)
             except Unavailable as exc:
                 log.warning("cache of %s on %s: %s", self.root, self.cluster.name, exc.message)
             except Exception:
@@ -212,10 +245,28 @@ class WatchedTree:
                     except Exception:
                         log.exception("cache listener failed")
 
+    def _take_rest(self):
+        """Leaf events that came in while the batch read ZooKeeper.
+
+        Under a recursive watch, each event of a transaction is a separate
+        message (a replaced member: one created, one deleted), all sent
+        before the answer to any later read; by the time the batch's reads
+        are answered, the rest of every transaction it began is here, and
+        it is applied before the batch is published, so a view never shows
+        half a transaction.
+        """
+        with self._cond:
+            self._drain_inbox()
+            rest = [item for item in self._dirty if item[0] == "leaf"]
+            for item in rest:
+                del self._dirty[item]
+        return rest
+
     def _apply(self, items, changed):
         if _RESYNC in items:
             self._resync(changed)
             return
+        leaves = []
         for item in items:
             kind = item[0]
             if kind == "root":
@@ -228,16 +279,18 @@ class WatchedTree:
             elif kind == "gdata" and item[1] in self._work:
                 self._refresh_group_data(item[1], changed)
             elif kind == "leaf" and item[1] in self._work:
-                self._refresh_leaf(item[1], item[2], changed)
+                leaves.append(item[1:])
+        if leaves:
+            self._refresh_leaves(leaves, changed)
 
     def _path(self, *names):
         return "/".join((self.root,) + names)
 
     def _root_children(self):
         try:
-            children = self.cluster.call("get_children", self.root, watch=self._on_event)
+            children = self.cluster.call("get_children", self.root, watch=self._watch)
         except NoNodeError:
-            self.cluster.call("exists", self.root, watch=self._on_event)
+            self.cluster.call("exists", self.root, watch=self._watch)
             return []
         names = []
         for name in children:
@@ -249,6 +302,7 @@ class WatchedTree:
         return names
 
     def _resync(self, changed):
+        self._watch = None if self.cluster.watch_tree(self.root, self._on_recursive) else self._on_event
         names = self._root_children()
         before = self._work
         self._work = {}
@@ -272,11 +326,11 @@ class WatchedTree:
         call = self.cluster.submit
         pending = []
         for name in names:
-            known = reuse is None and name in self._work  # its data watch is still set
+            known = reuse is None and name in self._work  # its data is kept current by its watch
             pending.append((
                 name,
-                call("get_children", self._path(name), watch=self._on_event, include_data=True),
-                None if known else call("get", self._path(name), watch=self._on_event),
+                call("get_children", self._path(name), watch=self._watch, include_data=True),
+                None if known else call("get", self._path(name), watch=self._watch),
             ))
         loaded = []
         for name, children_result, data_result in pending:
@@ -301,7 +355,7 @@ class WatchedTree:
                 changed.add(name)
 
     def _fetch_leaves(self, group, names):
-        pending = [(n, self.cluster.submit("get", self._path(group, n), watch=self._on_event)) for n in names]
+        pending = [(n, self.cluster.submit("get", self._path(group, n), watch=self._watch)) for n in names]
         leaves = {}
         for name, result in pending:
             try:
@@ -313,32 +367,50 @@ class WatchedTree:
 
     def _refresh_group_data(self, name, changed):
         try:
-            data, stat = self.cluster.call("get", self._path(name), watch=self._on_event)
+            data, stat = self.cluster.call("get", self._path(name), watch=self._watch)
         except NoNodeError:
-            return  # the root's child watch removes it
+            return  # the root's watch removes it
         old = self._work[name]
         self._work[name] = replace(old, data=data or b"", stat=stat)
         changed.add(name)
 
-    def _refresh_leaf(self, group, name, changed):
-        old = self._work[group]
-        try:
-            data, stat = self.cluster.call("get", self._path(group, name), watch=self._on_event)
-        except NoNodeError:
-            if name in old.leaves:
-                leaves = dict(old.leaves)
-                del leaves[name]
-                self._work[group] = replace(old, leaves=leaves)
-                changed.add(group)
-            return
-        if not self._accept_leaf(name):
-            return
-        current = old.leaves.get(name)
-        if current is not None and current.stat.mzxid == stat.mzxid:
-            return
-        if current is not None:
-            self.leaf_updates += 1
-        leaves = dict(old.leaves)
-        leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
-        self._work[group] = replace(old, leaves=leaves)
-        changed.add(group)
+    def _refresh_leaves(self, items, changed):
+        """Re-read changed leaves, ``items`` = [(group, leaf name)], pipelined."""
+        pending = [(g, n, self.cluster.submit("get", self._path(g, n), watch=self._watch)) for g, n in items]
+        emptied = set()
+        for group, name, result in pending:
+            old = self._work.get(group)
+            try:
+                data, stat = self.cluster.wait(result)
+            except NoNodeError:
+                if old is not None and name in old.leaves:
+                    leaves = dict(old.leaves)
+                    del leaves[name]
+                    self._work[group] = replace(old, leaves=leaves)
+                    changed.add(group)
+                    emptied.add(group)
+                continue
+            if old is None:
+                continue
+            current = old.leaves.get(name)
+            if current is not None and current.stat.mzxid == stat.mzxid:
+                continue
+            if current is not None:
+                self.leaf_updates += 1
+            leaves = dict(old.leaves)
+            leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
+            self._work[group] = replace(old, leaves=leaves)
+            changed.add(group)
+        if emptied and self._watch is None:
+            self._refresh_pzxids(emptied)
+
+    def _refresh_pzxids(self, names):
+        """After deletions seen through the recursive watch: the zxid of the
+        deletion, for ``Group.version`` (a child watch would re-read the
+        children list and learn it from there)."""
+        pending = [(n, self.cluster.submit("exists", self._path(n))) for n in names]
+        for name, result in pending:
+            stat = self.cluster.wait(result)
+            group = self._work.get(name)
+            if stat is not None and group is not None and stat.pzxid > group.pzxid:
+                self._work[name] = replace(group, pzxid=stat.pzxid)
