@@ -30,7 +30,7 @@ from kazoo.exceptions import (
     UnimplementedError,
 )
 from kazoo.protocol import connection as kazoo_connection
-from kazoo.protocol.connection import AUTH_XID, CHANGED_EVENT, CREATED_EVENT, DELETED_EVENT, ConnectionHandler
+from kazoo.protocol.connection import AUTH_XID, CHANGED_EVENT, CLOSE_RESPONSE, CREATED_EVENT, DELETED_EVENT, ConnectionHandler
 from kazoo.protocol.serialization import Auth, Watch, int_struct, write_string
 from kazoo.protocol.states import EVENT_TYPE_MAP, KeeperState, WatchedEvent
 
@@ -62,6 +62,41 @@ class Connection(ConnectionHandler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.recursive = {}  # watched path (without chroot) -> watcher
+        self._inbuf, self._inpos = b"", 0  # received, not yet read
+
+    def _connect(self, host, hostip, port):
+        self._inbuf, self._inpos = b"", 0
+        return super()._connect(host, hostip, port)
+
+    def _read(self, length, timeout):
+        """kazoo's read, one ``recv`` for as many answers as have arrived
+        (kazoo asks the socket twice per answer, length then body)."""
+        if hasattr(self._socket, "pending"):  # TLS keeps its own buffer
+            return super()._read(length, timeout)
+        buf, pos = self._inbuf, self._inpos
+        if len(buf) - pos >= length:
+            self._inpos = pos + length
+            return buf[pos : pos + length]
+        parts, have = [buf[pos:]], len(buf) - pos
+        with self._socket_error_handling():
+            while have < length:
+                if not self.handler.select([self._socket], [], [], timeout)[0]:
+                    raise self.handler.timeout_exception("socket time-out during read")
+                chunk = self._socket.recv(max(65536, length - have))
+                if not chunk:
+                    raise ConnectionDropped("socket connection broken")
+                parts.append(chunk)
+                have += len(chunk)
+        self._inbuf, self._inpos = b"".join(parts), length
+        return self._inbuf[:length]
+
+    def _read_socket(self, read_timeout):
+        # Answers already received are read now: the loop's select only
+        # sees what is still in the socket.
+        response = super()._read_socket(read_timeout)
+        while response != CLOSE_RESPONSE and self._inpos < len(self._inbuf):
+            response = super()._read_socket(read_timeout)
+        return response
 
     def _read_watch_event(self, buffer, offset):
         super()._read_watch_event(buffer, offset)
