@@ -51,7 +51,7 @@ def test_bursts_of_pipelined_calls_from_many_callers_are_all_answered(client):
 
 def test_a_recursive_watch_reports_creations_changes_and_deletions_below(client):
     events = []
-    connection.add_recursive_watch_async(client, "/h", events.append).get(timeout=10)
+    client.add_recursive_watch_async("/h", events.append).get(timeout=10)
     client.create("/h/a/b", b"", makepath=True)
     client.set("/h/a/b", b"1")
     client.delete("/h/a/b")
@@ -67,7 +67,7 @@ def test_a_request_the_server_does_not_know_fails_alone(client, monkeypatch):
     real server is sent an opcode it does not know, which it treats alike."""
     monkeypatch.setattr(connection.AddWatch, "type", 999)
     before = [client.get_async("/h") for _ in range(20)]
-    unknown = connection.add_recursive_watch_async(client, "/h", lambda event: None)
+    unknown = client.add_recursive_watch_async("/h", lambda event: None)
     with pytest.raises(UnimplementedError):
         unknown.get(timeout=10)
     for result in before:  # answered, or lost with the dropped connection

@@ -266,9 +266,9 @@ class Cluster:
             return False
         self._ready()
         try:
-            self.wait(connection.add_recursive_watch_async(self._client, path, watcher))
+            self.wait(self._client.add_recursive_watch_async(path, watcher))
         except UnimplementedError:
-            connection.forget_recursive_watch(self._client, path)
+            self._client.forget_recursive_watch(path)
             self.recursive_watches = False
             log.warning("zkidc %s: ZooKeeper has no persistent watches (before 3.6); using one-shot watches", self.name)
             return False

@@ -189,19 +189,17 @@ class Client(KazooClient):
             async_object.set_exception(ConnectionClosedError("Connection has been closed"))
         return None
 
+    def add_recursive_watch_async(self, path, watcher):
+        """Send addWatch(path, PERSISTENT_RECURSIVE); returns kazoo's async result.
 
-def add_recursive_watch_async(client, path, watcher):
-    """Send addWatch(path, PERSISTENT_RECURSIVE); returns kazoo's async result.
+        ``watcher(event)`` gets every event at or below ``path`` from then on,
+        on this connection: kazoo does not re-send watches after a reconnect,
+        so the caller sets it again on each one (as it re-reads its view).
+        """
+        self._connection.recursive[path] = watcher
+        result = self.handler.async_result()
+        self._call(AddWatch(self.chroot + path, PERSISTENT_RECURSIVE), result)
+        return result
 
-    ``watcher(event)`` gets every event at or below ``path`` from then on,
-    on this connection: kazoo does not re-send watches after a reconnect,
-    so the caller sets it again on each one (as it re-reads its view).
-    """
-    client._connection.recursive[path] = watcher
-    result = client.handler.async_result()
-    client._call(AddWatch(client.chroot + path, PERSISTENT_RECURSIVE), result)
-    return result
-
-
-def forget_recursive_watch(client, path):
-    client._connection.recursive.pop(path, None)
+    def forget_recursive_watch(self, path):
+        self._connection.recursive.pop(path, None)

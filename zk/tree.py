@@ -345,24 +345,27 @@ class WatchedTree:
                     changed.add(name)
                 continue
             loaded.append((name, [c for c in children if self._accept_leaf(c)], cstat, data, stat))
+        known = {name: {} if reuse is not None else getattr(self._work.get(name), "leaves", {}) for name, *_ in loaded}
+        found = self._fetch_leaves([(name, n) for name, names, *_ in loaded for n in names if n not in known[name]])
         for name, leaf_names, cstat, data, stat in loaded:
-            known = {} if reuse is not None else getattr(self._work.get(name), "leaves", {})
-            leaves = self._fetch_leaves(name, [n for n in leaf_names if n not in known])
-            leaves.update((n, known[n]) for n in leaf_names if n in known)
+            leaves = {n: found[name, n] for n in leaf_names if (name, n) in found}
+            leaves.update((n, known[name][n]) for n in leaf_names if n in known[name])
             group = Group(name, data or b"", stat, cstat.pzxid, leaves)
             if group != self._work.get(name):
                 self._work[name] = group
                 changed.add(name)
 
-    def _fetch_leaves(self, group, names):
-        pending = [(n, self.cluster.submit("get", self._path(group, n), watch=self._watch)) for n in names]
+    def _fetch_leaves(self, pairs):
+        """Read leaves ``pairs`` = [(group, name)], pipelined; those that exist,
+        as (group, name) -> Leaf."""
+        pending = [(pair, self.cluster.submit("get", self._path(*pair), watch=self._watch)) for pair in pairs]
         leaves = {}
-        for name, result in pending:
+        for (group, name), result in pending:
             try:
                 data, stat = self.cluster.wait(result)
             except NoNodeError:
                 continue
-            leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
+            leaves[group, name] = Leaf(name, data or b"", stat, self._decode(data or b""))
         return leaves
 
     def _refresh_group_data(self, name, changed):
@@ -375,32 +378,32 @@ class WatchedTree:
         changed.add(name)
 
     def _refresh_leaves(self, items, changed):
-        """Re-read changed leaves, ``items`` = [(group, leaf name)], pipelined."""
-        pending = [(g, n, self.cluster.submit("get", self._path(g, n), watch=self._watch)) for g, n in items]
+        """Re-read changed leaves, ``items`` = [(group, leaf name)]; each
+        group's leaves are copied once, however many of them changed."""
+        found = self._fetch_leaves(items)
+        by_group = {}
+        for group, name in items:
+            by_group.setdefault(group, []).append(name)
         emptied = set()
-        for group, name, result in pending:
+        for group, names in by_group.items():
             old = self._work.get(group)
-            try:
-                data, stat = self.cluster.wait(result)
-            except NoNodeError:
-                if old is not None and name in old.leaves:
-                    leaves = dict(old.leaves)
-                    del leaves[name]
-                    self._work[group] = replace(old, leaves=leaves)
-                    changed.add(group)
-                    emptied.add(group)
-                continue
             if old is None:
                 continue
-            current = old.leaves.get(name)
-            if current is not None and current.stat.mzxid == stat.mzxid:
-                continue
-            if current is not None:
-                self.leaf_updates += 1
-            leaves = dict(old.leaves)
-            leaves[name] = Leaf(name, data or b"", stat, self._decode(data or b""))
-            self._work[group] = replace(old, leaves=leaves)
-            changed.add(group)
+            leaves, touched = dict(old.leaves), False
+            for name in names:
+                leaf, current = found.get((group, name)), leaves.get(name)
+                if leaf is None:
+                    if current is not None:
+                        del leaves[name]
+                        emptied.add(group)
+                        touched = True
+                elif current is None or current.stat.mzxid != leaf.stat.mzxid:
+                    self.leaf_updates += current is not None
+                    leaves[name] = leaf
+                    touched = True
+            if touched:
+                self._work[group] = replace(old, leaves=leaves)
+                changed.add(group)
         if emptied and self._watch is None:
             self._refresh_pzxids(emptied)
 
