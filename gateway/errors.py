@@ -26,6 +26,7 @@ _STATUS = [
     (zk.NotFound, 404),
     (zk.AlreadyExists, 409),
     (zk.NotEmpty, 409),
+    (zk.Unsupported, 409),
     (zk.Conflict, 409),
     (zk.TooLarge, 413),
     (zk.Unavailable, 503),

@@ -8,7 +8,7 @@ import logging
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from . import codec
-from .errors import Conflict, NotEmpty, NotFound
+from .errors import Conflict, NotEmpty, NotFound, Unsupported
 from .changes import Changes
 from .evictor import Evictor
 from .instances import Instances
@@ -80,6 +80,23 @@ class Catalog:
                 return leaf.name
         return None
 
+    def member(self, service, key):
+        """The cached Leaf of one member, or NotFound."""
+        leaf = self.service(service).leaves.get(key)
+        if leaf is None:
+            raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name))
+        return leaf
+
+    def last_heartbeat(self, service, leaf):
+        """When a leased member last renewed (ms, ZooKeeper's clock; its
+        creation until its lease shows, as the evictor counts), else None."""
+        key = leaf.value.instance.get("lease") if leaf.value is not None else None
+        if not key:
+            return None
+        group = self.instances.leases.groups().get(service)
+        lease = group.leaves.get(key) if group else None
+        return lease.stat.mtime if lease else leaf.stat.ctime
+
     # -- writes -----------------------------------------------------------
 
     def create_service(self, name, attributes=None):
@@ -149,6 +166,37 @@ class Catalog:
             raise NotFound("service %s does not exist on zkidc %s" % (service, self.name)) from None
         self.tree.sync(service)
         return path.rsplit("/", 1)[1]
+
+    def set_status(self, service, key, status):
+        """Drain (STOPPED) or enable (ALIVE) a persistent member.
+
+        ServerSet readers read a member once, so the member is replaced: the
+        same data with the new status under a new key, the old one deleted,
+        in one transaction. Returns (the key now published, changed).
+        """
+        leaf = self.member(service, key)
+        if leaf.stat.ephemeralOwner:
+            raise Unsupported(
+                "member %s of service %s is an application's instance (discovery or instance API); "
+                "its status is set through that API" % (key, service)
+            )
+        data = codec.with_status(leaf.data, status)
+        if data is None:
+            raise Unsupported("member %s of service %s is not ServerSet JSON; its status cannot be set" % (key, service))
+        if data == leaf.data:
+            return key, False
+        transaction = self.cluster.transaction()
+        transaction.create(self.layout.member_prefix(service), data, sequence=True)
+        transaction.delete(self.layout.member(service, key), version=leaf.stat.version)
+        try:
+            results = self.cluster.commit(transaction)
+        except NoNodeError:
+            raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name)) from None
+        except BadVersionError:
+            raise Conflict("member %s of service %s was changed meanwhile; retry" % (key, service)) from None
+        new = results[0].rsplit("/", 1)[1]
+        self.tree.settle(service, lambda group: group is not None and new in group.leaves and key not in group.leaves)
+        return new, True
 
     def delete_member(self, service, key):
         try:

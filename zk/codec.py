@@ -143,6 +143,24 @@ def _decode(data):
     return Member(main[0], main[1], status, additional, metadata, shard, instance)
 
 
+def _no_constant(name):
+    raise ValueError("%s is not strict JSON" % name)
+
+
+def with_status(data, status):
+    """Member bytes ``data`` with ``status`` replaced and everything else
+    kept as it is (another writer's fields too); None when ``data`` is not
+    a strict JSON object holding a ``serviceEndpoint``."""
+    try:
+        doc = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+        return None
+    if not isinstance(doc, dict) or _endpoint(doc.get("serviceEndpoint")) is None:
+        return None
+    doc["status"] = status
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def decode_attributes(data):
     """Service node data -> dict of attributes; empty or odd data gives {}."""
     if not data:

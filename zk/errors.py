@@ -33,6 +33,11 @@ class AlreadyExists(RegistryError):
     """The thing to create is there already."""
 
 
+class Unsupported(RegistryError):
+    """The change does not apply to this node (an application's instance,
+    data that is not ServerSet JSON)."""
+
+
 class NotEmpty(RegistryError):
     """A service still has members and deleting it was not forced."""
 

@@ -1,7 +1,7 @@
 """Parameters of the admin endpoints, validated before any ZooKeeper call."""
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from zk.codec import valid_host
+from zk.codec import ALIVE, STOPPED, valid_host
 from zk.errors import InvalidName
 from zk.paths import check_member_key, check_service
 
@@ -31,11 +31,20 @@ class _Params(Schema):
 
 
 class ServiceList(_Params):
-    pass
+    """Without search, offset, limit and counts the answer is the seed's."""
+
+    search = fields.String(validate=validate.Length(max=128), metadata={"description": "services whose name contains this (any case)"})
+    offset = fields.Integer(strict=False, validate=validate.Range(min=0), metadata={"description": "skip this many (sorted by name)"})
+    limit = fields.Integer(strict=False, validate=validate.Range(min=0), metadata={"description": "answer at most this many"})
+    counts = fields.Boolean(metadata={"description": "add members and ALIVE members per service"})
 
 
 class Service(_Params):
     destName = fields.String(required=True, validate=_rule(check_service))
+
+
+class ServerList(Service):
+    details = fields.Boolean(metadata={"description": "add origin, zone, last heartbeat and ephemeral per server"})
 
 
 class DeleteService(Service):
@@ -47,5 +56,23 @@ class AddServer(Service):
     serverPort = fields.Integer(required=True, strict=False, validate=validate.Range(1, 65535))
 
 
-class DeleteServer(Service):
-    serverKey = fields.String(required=True, validate=_rule(check_member_key))
+class _Server(Service):
+    """One server of the service: by its member key, or by host and port."""
+
+    serverKey = fields.String(validate=_rule(check_member_key))
+    serverHost = fields.String(validate=_host)
+    serverPort = fields.Integer(strict=False, validate=validate.Range(1, 65535))
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        by_address = "serverHost" in data or "serverPort" in data
+        if ("serverKey" in data) == by_address or (by_address and not ("serverHost" in data and "serverPort" in data)):
+            raise ValidationError("give serverKey, or serverHost and serverPort")
+
+
+class DeleteServer(_Server):
+    pass
+
+
+class SetServer(_Server):
+    status = fields.String(required=True, validate=validate.OneOf([ALIVE, STOPPED]))

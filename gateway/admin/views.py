@@ -5,6 +5,7 @@ import json
 from flask import Blueprint, current_app
 
 from zk.codec import Member
+from zk.errors import NotFound
 
 from ..access import authorize
 from ..openapi import documented
@@ -46,8 +47,20 @@ def accepts(schema, summary):
 @accepts(schemas.ServiceList, "List the services of a zkidc")
 def servicelist(args, params):
     catalog = authorize("read", params)
-    names = sorted(catalog.services())
-    return ok(services=[{"service": name} for name in names], stale=catalog.stale)
+    groups = catalog.services()
+    if not args.keys() & {"search", "offset", "limit", "counts"}:
+        return ok(services=[{"service": name} for name in sorted(groups)], stale=catalog.stale)
+    search = args.get("search", "").casefold()
+    names = sorted(name for name in groups if search in name.casefold())
+    start = args.get("offset", 0)
+    page = names[start:] if args.get("limit") is None else names[start : start + args["limit"]]
+    services = [{"service": name} for name in page]
+    if args.get("counts"):
+        for entry in services:
+            members = [leaf.value for leaf in groups[entry["service"]].leaves.values()]
+            entry["members"] = len(members)
+            entry["alive"] = sum(1 for member in members if member is not None and member.alive)
+    return ok(services=services, total=len(names), stale=catalog.stale)
 
 
 @route("addservice", ["POST"])
@@ -67,10 +80,14 @@ def delservice(args, params):
 
 
 @route("serverlist", ["GET", "POST"])
-@accepts(schemas.Service, "List the servers (members) of a service")
+@accepts(schemas.ServerList, "List the servers (members) of a service")
 def serverlist(args, params):
     catalog = authorize("read", params, args["destName"])
-    return _listing(catalog, catalog.service(args["destName"]))
+    group = catalog.service(args["destName"])
+    if args.get("details"):
+        servers = [_details(catalog, group.name, leaf) for _, leaf in sorted(group.leaves.items())]
+        return ok(servers=servers, stale=catalog.stale)
+    return _listing(catalog, group)
 
 
 def _listing(catalog, group):
@@ -95,6 +112,31 @@ def _server(leaf):
     return {"host": member.host, "port": member.port, "key": leaf.name, "status": member.status}
 
 
+def _details(catalog, service, leaf):
+    """A server as ``details=true`` lists it: who registered it and, for an
+    application's instance, its zone and last heartbeat (lease mtime, ms)."""
+    shown = _server(leaf)
+    instance = leaf.value.instance if leaf.value is not None else {}
+    origin = instance.get("registeredBy")
+    shown["origin"] = origin if isinstance(origin, str) else "other"
+    zone = instance.get("zone")
+    shown["zone"] = zone if isinstance(zone, str) else None
+    shown["heartbeat"] = catalog.last_heartbeat(service, leaf)
+    shown["ephemeral"] = bool(leaf.stat.ephemeralOwner)
+    return shown
+
+
+def _server_key(catalog, args):
+    """The member key a request names: serverKey, or the member at serverHost:serverPort."""
+    if "serverKey" in args:
+        return args["serverKey"]
+    service, host, port = args["destName"], args["serverHost"], args["serverPort"]
+    key = catalog.find_member(service, host, port)
+    if key is None:
+        raise NotFound("service %s has no server at %s:%d on zkidc %s" % (service, host, port, catalog.name))
+    return key
+
+
 @route("addserver", ["POST"])
 @accepts(schemas.AddServer, "Add a server (idempotent for the same host and port)")
 def addserver(args, params):
@@ -108,8 +150,17 @@ def addserver(args, params):
 
 
 @route("delserver", ["POST"])
-@accepts(schemas.DeleteServer, "Delete a server by its member key")
+@accepts(schemas.DeleteServer, "Delete a server by its member key, or by host and port")
 def delserver(args, params):
     catalog = authorize("write", params, args["destName"])
-    catalog.delete_member(args["destName"], args["serverKey"])
-    return ok(key=args["serverKey"])
+    key = _server_key(catalog, args)
+    catalog.delete_member(args["destName"], key)
+    return ok(key=key)
+
+
+@route("setserver", ["POST"])
+@accepts(schemas.SetServer, "Drain (STOPPED) or enable (ALIVE) a server; idempotent")
+def setserver(args, params):
+    catalog = authorize("write", params, args["destName"])
+    key, changed = catalog.set_status(args["destName"], _server_key(catalog, args), args["status"])
+    return ok(key=key, status=args["status"], changed=changed)
