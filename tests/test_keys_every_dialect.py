@@ -124,6 +124,7 @@ def endpoints(server_key, rate_limit_id):
         ("instance", "DELETE", "/api/instance", instance, "write"),
         ("instance", "PUT", "/api/instance/beat", instance, "write"),
         ("instance", "PUT", "/api/instance/status", {**instance, "status": "DISABLE"}, "write"),
+        ("admin", "POST", "/setserver", {"destName": "demo.svc", "serverKey": server_key, "status": "STOPPED"}, "write"),
     ]
 
 
