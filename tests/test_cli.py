@@ -156,8 +156,12 @@ def test_bind_is_the_address_the_replica_advertises(tmp_path):
     process, port, _, _, _ = start_dev(tmp_path)
     try:
         wait_ready(port)
-        nodes = get("http://127.0.0.1:%d/discovery/nodes?key=dev-key-for-tests" % port)
-        assert [node["addr"] for node in nodes["data"]] == ["127.0.0.1:%d" % port]
+
+        def announced():  # replicas announce themselves once connected, beside readiness
+            nodes = get("http://127.0.0.1:%d/discovery/nodes?key=dev-key-for-tests" % port)
+            return [node["addr"] for node in nodes["data"]]
+
+        assert eventually(announced, timeout=30, interval=0.2) == ["127.0.0.1:%d" % port]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)

@@ -80,13 +80,6 @@ class Catalog:
                 return leaf.name
         return None
 
-    def member(self, service, key):
-        """The cached Leaf of one member, or NotFound."""
-        leaf = self.service(service).leaves.get(key)
-        if leaf is None:
-            raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name))
-        return leaf
-
     def last_heartbeat(self, service, leaf):
         """When a leased member last renewed (ms, ZooKeeper's clock; its
         creation until its lease shows, as the evictor counts), else None."""
@@ -174,20 +167,25 @@ class Catalog:
         same data with the new status under a new key, the old one deleted,
         in one transaction. Returns (the key now published, changed).
         """
-        leaf = self.member(service, key)
-        if leaf.stat.ephemeralOwner:
+        path = self.layout.member(service, key)
+        try:
+            # the stored bytes, not the cache's: every field is kept as written
+            old, stat = self.cluster.call("get", path)
+        except NoNodeError:
+            raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name)) from None
+        if stat.ephemeralOwner:
             raise Unsupported(
                 "member %s of service %s is an application's instance (discovery or instance API); "
                 "its status is set through that API" % (key, service)
             )
-        data = codec.with_status(leaf.data, status)
+        data = codec.with_status(old, status)
         if data is None:
             raise Unsupported("member %s of service %s is not ServerSet JSON; its status cannot be set" % (key, service))
-        if data == leaf.data:
+        if data == old:
             return key, False
         transaction = self.cluster.transaction()
         transaction.create(self.layout.member_prefix(service), data, sequence=True)
-        transaction.delete(self.layout.member(service, key), version=leaf.stat.version)
+        transaction.delete(path, version=stat.version)
         try:
             results = self.cluster.commit(transaction)
         except NoNodeError:
