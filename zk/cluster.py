@@ -209,6 +209,17 @@ class Cluster:
             if budget is not None:
                 budget.left -= time.monotonic() - started
 
+    @property
+    def bulk_timeout(self):
+        """How long one answer of a bulk read (a cache load) may take.
+
+        A load pipelines thousands of reads; an answer that waits behind
+        a window of them on a live connection is late, not lost, so it is
+        not held to a request's op_timeout. A lost connection fails every
+        pending call at once (ConnectionLoss) however long this is.
+        """
+        return max(self.op_timeout, self.session_timeout)
+
     # -- calls -------------------------------------------------------------
 
     def call(self, method, *args, **kwargs):
@@ -291,15 +302,15 @@ class Cluster:
                 % (path, (size + 1023) // 1024, MAX_DATA // 1024)
             )
 
-    def wait(self, async_result):
+    def wait(self, async_result, timeout=None):
+        """The answer of a submitted call, within ``timeout`` (default op_timeout)."""
+        timeout = self.op_timeout if timeout is None else timeout
         try:
-            return async_result.get(timeout=self.op_timeout)
+            return async_result.get(timeout=timeout)
         except _LOST_CALLS as exc:
             raise Unavailable("ZooKeeper zkidc %s: %s" % (self.name, type(exc).__name__)) from None
         except _timeouts(self.handler):
-            raise Unavailable(
-                "ZooKeeper zkidc %s did not answer within %.1f s" % (self.name, self.op_timeout)
-            ) from None
+            raise Unavailable("ZooKeeper zkidc %s did not answer within %.1f s" % (self.name, timeout)) from None
 
     def _ready(self):
         self.client  # noqa: B018 - start on first use

@@ -243,13 +243,31 @@ class Instances:
         key = leaf.value.instance.get("lease")
         txn = self.cluster.transaction()
         txn.delete(self.catalog.layout.member(service, leaf.name), version=leaf.stat.version)
-        if key and self.cluster.call("exists", self.lease_path(service, key)) is not None:
-            txn.delete(self.lease_path(service, key))
+        stat = self.cluster.call("exists", self.lease_path(service, key)) if key else None
+        if stat is not None:
+            if self._renewed_unseen(service, key, stat):
+                return False
+            # at this version only: a renew that lands meanwhile cancels the eviction
+            txn.delete(self.lease_path(service, key), version=stat.version)
         try:
             self.cluster.commit(txn)
         except (NoNodeError, BadVersionError):
             return False
         self._owned.pop((service, key), None)
+        return True
+
+    def _renewed_unseen(self, service, key, stat):
+        """True when ZooKeeper holds another version of the lease than the
+        view: a resync skips the lease groups whose children did not
+        change, so renews made while this replica was disconnected show
+        only from the next one on. Asked before every eviction, so none is
+        evicted for a renew the view missed; the lease is re-read and the
+        next sweep decides."""
+        group = self.leases.group(service) if self.leases.loaded else None
+        cached = group.leaves.get(key) if group is not None else None
+        if cached is not None and stat.mzxid == cached.stat.mzxid:
+            return False
+        self.leases.refresh(service, key)
         return True
 
     def delete_lease(self, service, key, version):
