@@ -277,7 +277,7 @@ class Cluster:
             return False
         self._ready()
         try:
-            self.wait(self._client.add_recursive_watch_async(path, watcher))
+            self.wait(self._client.add_recursive_watch_async(path, watcher), self.bulk_timeout)
         except UnimplementedError:
             self._client.forget_recursive_watch(path)
             self.recursive_watches = False
@@ -310,7 +310,7 @@ class Cluster:
         except _LOST_CALLS as exc:
             raise Unavailable("ZooKeeper zkidc %s: %s" % (self.name, type(exc).__name__)) from None
         except _timeouts(self.handler):
-            raise Unavailable("ZooKeeper zkidc %s did not answer within %.1f s" % (self.name, timeout)) from None
+            raise Unavailable("ZooKeeper zkidc %s did not answer within %.3g s" % (self.name, timeout)) from None
 
     def _ready(self):
         self.client  # noqa: B018 - start on first use

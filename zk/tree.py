@@ -286,20 +286,21 @@ class WatchedTree:
                 self._dirty.clear()
                 self._started += 1
             changed = set()
-            failed = True
+            failure = None
             try:
                 self._apply(items, changed)
                 if self._watch is None:
                     self._apply(self._take_rest(), changed)
-                failed = False
             except Unavailable as exc:
-                log.warning("cache of %s on %s: %s", self.root, self.cluster.name, exc.message)
+                failure = exc.message
             except Exception:
                 log.exception("cache of %s on %s failed a batch", self.root, self.cluster.name)
-            if failed:
-                self._try_again(items)
-            else:
+                failure = "failed a batch"
+            if failure is None:
                 self._failures = 0
+            else:
+                delay = self._try_again(items)
+                log.warning("cache of %s on %s: %s; trying again in %.1f s", self.root, self.cluster.name, failure, delay)
             if changed:
                 self._published = dict(self._work)
             with self._cond:
@@ -322,9 +323,8 @@ class WatchedTree:
         with self._cond:
             scheduled = bool(self._retry)
             self._retry.update(dict.fromkeys(items))
-        log.info("cache of %s on %s: trying again in %.1f s", self.root, self.cluster.name, delay)
         if scheduled:
-            return
+            return delay
         handler = self.cluster.handler
 
         def later():
@@ -335,6 +335,7 @@ class WatchedTree:
                 self._mark(*due)
 
         handler.spawn(later)
+        return delay
 
     def _take_rest(self):
         """Leaf events that came in while the batch read ZooKeeper.
@@ -383,7 +384,7 @@ class WatchedTree:
                 self.cluster.submit("get_children", self.root, watch=self._watch), self.cluster.bulk_timeout
             )
         except NoNodeError:
-            self.cluster.call("exists", self.root, watch=self._watch)
+            self.cluster.wait(self.cluster.submit("exists", self.root, watch=self._watch), self.cluster.bulk_timeout)
             return []
         names = []
         for name in children:
