@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import re
+import sys
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def valid_port(port):
     return isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One server or instance as published under a service node."""
 
@@ -156,3 +157,30 @@ def decode_attributes(data):
 
 def encode_attributes(attrs):
     return json.dumps(attrs, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def shared(member):
+    """``member`` with its short strings interned: a cache of 100,000
+    members holds the same keys, zones and statuses over and over, and
+    one copy of each saves about 500 bytes a member."""
+    if member is None:
+        return None
+    return Member(
+        _shared(member.host),
+        member.port,
+        _shared(member.status),
+        {_shared(name): (_shared(host), port) for name, (host, port) in member.additional.items()},
+        _shared(member.metadata),
+        member.shard,
+        _shared(member.instance),
+    )
+
+
+def _shared(value):
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= 64 else value
+    if isinstance(value, dict):
+        return {_shared(k): _shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    return value

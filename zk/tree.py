@@ -64,7 +64,7 @@ class Stat:
 @dataclass(frozen=True, slots=True)
 class Leaf:
     name: str
-    data: bytes
+    data: bytes  # kept only when ``decode`` made nothing of it
     stat: Stat
     value: object  # what ``decode`` made of data
 
@@ -536,7 +536,9 @@ class WatchedTree:
         for (group, name), answer in self._pipelined(requests):
             if answer is not None:
                 data, stat = answer
-                leaves[group, name] = Leaf(name, data or b"", Stat.of(stat), self._decode(data or b""))
+                value = self._decode(data or b"")
+                # raw bytes only where they are all there is to show
+                leaves[group, name] = Leaf(name, data or b"" if value is None else b"", Stat.of(stat), value)
         return leaves
 
     def _refresh_group_data(self, name, changed):
