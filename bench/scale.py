@@ -20,7 +20,9 @@ from bench.harness import Figure, wrk
 SERVICES = int(os.environ.get("SOA_BENCH_SERVICES", "10000"))
 MEMBERS = int(os.environ.get("SOA_BENCH_MEMBERS", "10"))
 BIG = int(os.environ.get("SOA_BENCH_BIG", "10000"))  # members of the one big service
-RESTARTS = 3
+RESTARTS = int(os.environ.get("SOA_BENCH_RESTARTS", "3"))
+# ZooKeeper's heap: about 1 GB a million members
+ZOOKEEPER = {"heap_mb": max(256, SERVICES * MEMBERS // 1000)}
 WINDOW = 2000
 ROOT = "/soa/services"
 
@@ -34,7 +36,8 @@ def member(service, n):
             "additionalEndpoints": {"grpc": {"host": host, "port": 9000}},
             "status": "ALIVE",
             "metadata": {"weight": "10", "zone": "sh001"},
-            "instance": {"origin": "admin", "service": service},
+            # what an instance registered through any dialect carries
+            "instance": {"appid": service, "env": "prod", "zone": "sh001", "hostname": "host-%d" % n, "version": "1.0"},
         },
         separators=(",", ":"),
     ).encode()
@@ -152,22 +155,26 @@ def big_service(stack, zk):
         time.sleep(0.2)
     hello = stack.hello_load(duration=3, connections=10)
     figures = []
-    for title, url in urls.items():
-        wrk(url, duration=1, connections=10)
-        load = wrk(url, duration=3, connections=10)
-        figures.append(Figure("%s, %d members (req/s)" % (title, BIG), load.rps, "req/s", hello.rps))
-        figures.append(Figure("%s, %d members p99" % (title, BIG), load.p99_ms, "ms"))
     body = json.dumps({"type": 1, "service": {"name": name, "namespace": "default"}})
-    discover = wrk(stack.url + "/v1/Discover", duration=3, connections=10, method="POST", body=body,
-                   headers={"Content-Type": "application/json", "X-Polaris-Token": key})
-    figures.append(Figure("Polaris discover, %d members (req/s)" % BIG, discover.rps, "req/s", hello.rps))
-    figures.append(Figure("Polaris discover, %d members p99" % BIG, discover.p99_ms, "ms"))
+    headers = {"Content-Type": "application/json", "X-Polaris-Token": key}
+    for title, url, options in (
+        *((title, url, {}) for title, url in urls.items()),
+        ("Polaris discover", stack.url + "/v1/Discover", {"method": "POST", "body": body, "headers": headers}),
+    ):
+        size = len(_get(url, **options))
+        wrk(url, duration=1, connections=10, **options)
+        load = wrk(url, duration=3, connections=10, **options)
+        figures.append(Figure("%s, %d members (req/s)" % (title, BIG), load.rps, "req/s", hello.rps))
+        figures.append(Figure("%s: answer size, served" % title, size / 1e6, "MB", None))
+        figures.append(Figure("%s: MB/s served" % title, load.rps * size / 1e6, "MB/s"))
+        figures.append(Figure("%s, %d members p99" % (title, BIG), load.p99_ms, "ms"))
     return figures
 
 
-def _get(url):
+def _get(url, method="GET", body=None, headers=None):
+    request = urllib.request.Request(url, method=method, data=body.encode() if body else None, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=5) as answer:
             return answer.read()
     except (urllib.error.URLError, OSError):
         return b""

@@ -61,6 +61,8 @@ def test_a_load_longer_than_op_timeout_finishes_and_shows_its_progress(zk, zk_se
         qa = eventually(loading, timeout=20)
         assert qa["load"]["total"] == 1200 and qa["load"]["services"] < 1200
         assert client.get("/readyz").status_code == 503
+        other = client.get("/servicelist", query_string={"key": OPS, "zkidc": "yz"})  # one zkidc loading starves no other
+        assert other.status_code == 200 and other.json["services"] == []
 
         admin = client.get("/servicelist", query_string={"key": OPS})
         assert admin.status_code == 503 and "loading" in admin.json["reason"] and "services" not in admin.json

@@ -403,10 +403,13 @@ class WatchedTree:
         WINDOW of them in flight."""
         pending = collections.deque()
         timeout = self.cluster.bulk_timeout
-        for key, method, path, kwargs in requests:
+        pause = self.cluster.handler.sleep_func
+        for n, (key, method, path, kwargs) in enumerate(requests, 1):
             pending.append((key, self.cluster.submit(method, path, **kwargs)))
             if len(pending) >= WINDOW:
                 yield self._answer(pending.popleft(), timeout)
+            if n % WINDOW == 0:
+                pause(0)  # answers already in are decoded without a wait: let requests run
         while pending:
             yield self._answer(pending.popleft(), timeout)
 
