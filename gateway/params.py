@@ -16,6 +16,7 @@ import json
 from flask import request
 from werkzeug.datastructures import MultiDict
 
+from zk import codec
 from zk.errors import RegistryError
 
 
@@ -59,9 +60,11 @@ def too_deep(doc, limit=MAX_DEPTH):
 def parse_json(text, what="request body"):
     """JSON text -> value, or BadRequest saying what is wrong with it."""
     try:
-        doc = json.loads(text, object_pairs_hook=_unique_keys)
+        doc = codec.loads(text, object_pairs_hook=_unique_keys)
     except _Duplicate as exc:
         raise BadRequest("%s repeats the key %s" % (what, json.dumps(str(exc))[:140])) from None
+    except codec.NotStrictJson as exc:
+        raise BadRequest("%s is not valid JSON: %s" % (what, exc)) from None
     except RecursionError:
         raise BadRequest("%s nests deeper than %d levels" % (what, MAX_DEPTH)) from None
     except (ValueError, UnicodeDecodeError):
