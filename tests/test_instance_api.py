@@ -463,10 +463,9 @@ def test_zkidc_parameter_and_header_pick_the_cluster(client, zk, chroot):
     "section",
     [{"beat_interval": "soon"}, {"remove_after": 0}, {"unhealthy_after": -1}, {"ttl": 3}],
 )
-def test_bad_instance_timing_stops_startup(zk_server, chroot, section):
-    config = make_config(zk_server.hosts, chroot, sections={"instance": section})
+def test_bad_instance_timing_is_refused_with_the_config(zk_server, chroot, section):
     with pytest.raises(ConfigError, match=r"^\[instance\]"):
-        create_app(config, start=False)
+        make_config(zk_server.hosts, chroot, sections={"instance": section})
 
 
 def test_instance_timing_is_published_in_the_policy(zk_server, chroot, zk):

@@ -12,7 +12,6 @@ from zk import codec
 from zk.errors import NotFound
 
 from ..access import authorize
-from ..config import ConfigError
 from ..openapi import documented
 from ..params import BadRequest, json_body, schema_instance, single
 from . import model, schemas
@@ -24,12 +23,8 @@ _TIMING = "soa.instance.timing"
 
 @blueprint.record_once
 def _configure(state):
-    """Read ``[instance]`` once, when the app is built: a bad value stops startup."""
-    try:
-        timing = model.Timing.of(state.app.extensions["soa"].config.section("instance"))
-    except ValueError as exc:
-        raise ConfigError("[instance]: %s" % exc) from None
-    state.app.extensions[_TIMING] = timing
+    """Read ``[instance]`` once, when the app is built."""
+    state.app.extensions[_TIMING] = model.Timing(**state.app.extensions["soa"].config.section("instance"))
 
 
 def timing():
