@@ -116,8 +116,7 @@ def test_distinct_identities_are_distinct_instances(client, zk, services_path):
     ok(register(client, port=8081))
     ok(register(client, ip="127.0.0.2"))
     ok(register(client, cluster="BJ"))
-    ok(register(client, namespace="dev"))
-    assert len(members(zk, services_path)) == 5
+    assert len(members(zk, services_path)) == 4
     ids = [i["instanceId"] for i in listing(client).json["instances"]]
     assert ids == [
         "BJ#serviceTest@127.0.0.1:8080",
@@ -125,11 +124,32 @@ def test_distinct_identities_are_distinct_instances(client, zk, services_path):
         "DEFAULT_CLUSTER#serviceTest@127.0.0.1:8081",
         "DEFAULT_CLUSTER#serviceTest@127.0.0.2:8080",
     ]
-    dev = listing(client, namespace="dev").json
-    assert [i["instanceId"] for i in dev["instances"]] == ["DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080"]
     assert get(client, cluster="BJ").json["instanceId"] == "BJ#serviceTest@127.0.0.1:8080"
-    assert get(client, namespace="dev").status_code == 200
+
+
+def test_an_instance_is_in_its_services_namespace_or_refused(client, zk, services_path):
+    """Service names are unique per zkidc and the namespace is the service's: a write naming
+    another namespace is a 400 that writes nothing, a read in another namespace finds nothing."""
+    ok(register(client))  # creates serviceTest in namespace default
+    before = read_members(zk, services_path + "/serviceTest")
+    for call in (register, beat, deregister, lambda c, **f: set_status(c, "DISABLE", **f)):
+        answer = call(client, namespace="prod")
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        assert answer.get_data(as_text=True) == (
+            "service serviceTest is in namespace default, not prod (service names are unique per zkidc)"
+        )
+    assert read_members(zk, services_path + "/serviceTest") == before
+    assert listing(client, namespace="prod").json["instances"] == []
     assert get(client, namespace="prod").status_code == 404
+    # a service created in prod takes instances in prod only, whoever made it
+    ok(register(client, serviceName="pay", namespace="prod"))
+    assert json.loads(zk.get(services_path + "/pay")[0]) == {"namespace": "prod"}
+    assert register(client, serviceName="pay").get_data(as_text=True) == (
+        "service pay is in namespace prod, not default (service names are unique per zkidc)"
+    )
+    client.post("/addservice", query_string={"destName": "admin.svc", "key": OPS})  # no attributes: default
+    assert register(client, serviceName="admin.svc", namespace="prod").status_code == 400
+    ok(register(client, serviceName="admin.svc"))
 
 
 def test_ipv6_addresses_are_one_identity_whatever_the_spelling(client, zk, services_path):

@@ -53,13 +53,13 @@ def test_servers_added_by_admin_show_in_the_instance_list(client):
 
 def test_discovery_fetch_shows_the_instance_in_env_namespace_and_zone_cluster(client):
     ok(register(client))
-    ok(register(client, namespace="prod", cluster="SH", port=9090))
-    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 1)]
-    assert fetched(client, "prod") == [("SH", "127.0.0.1:9090", 1)]
+    ok(register(client, cluster="SH", port=9090))
+    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 1), ("SH", "127.0.0.1:9090", 1)]
+    assert fetched(client, "prod") == []
     ok(set_status(client, "DISABLE"))
-    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 2)]
+    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 2), ("SH", "127.0.0.1:9090", 1)]
     ok(deregister(client))
-    assert fetched(client) == []
+    assert fetched(client) == [("SH", "127.0.0.1:9090", 1)]
 
 
 def test_discovery_instances_show_in_the_instance_list(client):

@@ -144,10 +144,14 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
     }
 
 
+def namespace_of(group):
+    """A service's namespace: its node's attribute, ``default`` when it has none."""
+    return _text(codec.decode_attributes(group.data), "namespace", DEFAULT_NAMESPACE)
+
+
 def views(service, group):
     """Every readable member of a service, in a stable order."""
-    attributes = codec.decode_attributes(group.data)
-    namespace = _text(attributes, "namespace", DEFAULT_NAMESPACE)
+    namespace = namespace_of(group)
     shown = (view(service, leaf, namespace) for leaf in group.leaves.values())
     return sorted((v for v in shown if v is not None), key=lambda v: (v["cluster"], v["ip"], v["port"], v["namespace"]))
 

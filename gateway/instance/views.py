@@ -64,9 +64,17 @@ def identity(args):
 
 
 def write_target(schema):
-    """(parameters, identity, Catalog) of a write, once its key may write there."""
+    """(parameters, identity, Catalog) of a write, once its key may write there
+    and the service is in the namespace the write names."""
     args = from_body(schema)
-    return args, identity(args), access("write", args)
+    who, catalog = identity(args), access("write", args)
+    group = catalog.services().get(who.service)
+    if group is not None and model.namespace_of(group) != who.namespace:
+        raise BadRequest(
+            "service %s is in namespace %s, not %s (service names are unique per zkidc)"
+            % (who.service, model.namespace_of(group), who.namespace)
+        )
+    return args, who, catalog
 
 
 def registered(catalog, who):
