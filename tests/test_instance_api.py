@@ -27,6 +27,9 @@ SEED_INSTANCE = {
     "ip": "127.0.0.1",
     "port": 8080,
     "status": "HEALTHY",
+    "weight": 1.0,  # Nacos's default; what a registration gives is kept (see below)
+    "enabled": True,
+    "metadata": {},
 }
 
 
@@ -357,8 +360,27 @@ def test_trailing_slashes_are_accepted(client):
 
 
 def test_unknown_fields_are_ignored(client):
-    ok(register(client, weight=1.0, metadata={"a": "b"}, ephemeral=True))
+    ok(register(client, weight=1.0, ephemeral=True))
     assert get(client).json == SEED_INSTANCE
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"weight": -1}, "Param 'weight' must be between 0 and 10000"),
+        ({"weight": 10001}, "Param 'weight' must be between 0 and 10000"),
+        ({"weight": 10**400}, "Param 'weight' must be between 0 and 10000"),
+        ({"weight": "heavy"}, "Param 'weight' must be a number"),
+        ({"weight": True}, "Param 'weight' must be a number"),
+        ({"enabled": "maybe"}, "Param 'enabled' must be true or false"),
+        ({"metadata": [1]}, "Param 'metadata' must be a JSON object"),
+        ({"metadata": "{"}, "Param 'metadata' is not valid JSON"),
+    ],
+)
+def test_bad_weight_enabled_or_metadata_is_refused(client, zk, services_path, fields, message):
+    answer = register(client, **fields)
+    assert (answer.status_code, answer.get_data(as_text=True)) == (400, message)
+    assert members(zk, services_path) == {}
 
 
 # -- foreign members --------------------------------------------------------------------

@@ -108,21 +108,6 @@ def build(args, old, now):
     return Member(host, port, ALIVE if status == UP else STOPPED, additional, instance["metadata"], None, instance)
 
 
-def metadata_of(doc):
-    """The parsed ``metadata`` JSON object as string -> string.
-
-    The original silently drops metadata that is not string-to-string (even
-    its own example ``{"weight": 10}``); here a non-string value is kept as
-    its JSON text instead (``10`` -> ``"10"``, ``true`` -> ``"true"``,
-    ``{"a": 1}`` -> ``'{"a":1}'``), because ServerSet metadata values are
-    strings and a weight that vanishes is worse than one that is quoted.
-    """
-    return {
-        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-        for k, v in doc.items()
-    }
-
-
 # -- showing -----------------------------------------------------------------
 
 
