@@ -14,8 +14,10 @@ import functools
 import json
 
 from flask import request
+from marshmallow import ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
+from zk import codec
 from zk.errors import RegistryError
 
 
@@ -59,9 +61,11 @@ def too_deep(doc, limit=MAX_DEPTH):
 def parse_json(text, what="request body"):
     """JSON text -> value, or BadRequest saying what is wrong with it."""
     try:
-        doc = json.loads(text, object_pairs_hook=_unique_keys)
+        doc = codec.loads(text, object_pairs_hook=_unique_keys)
     except _Duplicate as exc:
         raise BadRequest("%s repeats the key %s" % (what, json.dumps(str(exc))[:140])) from None
+    except codec.NotStrictJson as exc:
+        raise BadRequest("%s is not valid JSON: %s" % (what, exc)) from None
     except RecursionError:
         raise BadRequest("%s nests deeper than %d levels" % (what, MAX_DEPTH)) from None
     except (ValueError, UnicodeDecodeError):
@@ -131,6 +135,41 @@ def collect(with_json=True):
                     item = json.dumps(item, ensure_ascii=False)
                 merged.add(name, str(item))
     return merged
+
+
+def metadata_of(doc):
+    """A parsed ``metadata`` JSON object as string -> string.
+
+    bilibili/discovery silently drops metadata that is not string-to-string
+    (even its own example ``{"weight": 10}``); here a non-string value is kept
+    as its JSON text instead (``10`` -> ``"10"``, ``true`` -> ``"true"``,
+    ``{"a": 1}`` -> ``'{"a":1}'``), because ServerSet metadata values are
+    strings and a weight that vanishes is worse than one that is quoted.
+    """
+    return {
+        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        for k, v in doc.items()
+    }
+
+
+class Metadata(fields.Field):
+    """Metadata as a JSON object, or a JSON object in a string (as discovery's
+    and Nacos's HTTP clients send it); string -> string, within ServerSet-sized limits."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = parse_json(value, "metadata")
+            except BadRequest as exc:
+                raise ValidationError(exc.message.replace("metadata ", "", 1)) from None
+        if not isinstance(value, dict):
+            raise ValidationError("must be a JSON object")
+        doc = metadata_of(value)
+        if len(doc) > 64:
+            raise ValidationError("at most 64 keys")
+        if any(len(k) > 128 or len(v) > 4096 for k, v in doc.items()):
+            raise ValidationError("keys are at most 128 characters, values 4096")
+        return doc
 
 
 @functools.cache

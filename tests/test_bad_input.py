@@ -137,6 +137,22 @@ case("instance duplicate json key", "instance", "POST", "/api/instance", headers
 case("instance deregister duplicate json key", "instance", "DELETE", "/api/instance", headers=INSTANCE,
      **raw_json('{"serviceName": "demo.svc", "ip": "10.0.0.3", "ip": "10.0.0.4", "port": 8080}'))
 
+# -- NaN and Infinity: not JSON, and a member holding one is dropped by Jackson-based readers ----------
+for n, number in enumerate(("NaN", "Infinity", "-Infinity", "1e999")):
+    case("admin json %s" % number, "admin", "POST", "/addservice", params=ADMIN,
+         **raw_json('{"destName": "nan%d.svc", "pad": %s}' % (n, number)))
+    case("discovery json %s" % number, "discovery", "POST", "/discovery/register",
+         **raw_json('{"zone": "z1", "env": "uat", "appid": "nan%d.svc", "hostname": "h", "addrs": "http://10.0.0.1:80", '
+                    '"status": 1, "key": "%s", "pad": %s}' % (n, OPS, number)))
+    case("discovery metadata %s" % number, "discovery", "POST", "/discovery/register",
+         form={**REGISTER, "appid": "nan%d.svc" % n, "metadata": '{"weight": %s}' % number})
+    case("polaris create %s" % number, "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+         **raw_json('[{"name": "nan%d.svc", "metadata": {"k": "v"}, "pad": %s}]' % (n, number)))
+    case("polaris discover %s" % number, "polaris", "POST", "/v1/Discover", headers=POLARIS,
+         **raw_json('{"type": 1, "service": {"name": "polaris.svc"}, "pad": %s}' % number))
+    case("instance json %s" % number, "instance", "POST", "/api/instance", headers=INSTANCE,
+         **raw_json('{"serviceName": "nan%d.svc", "ip": "10.0.0.1", "port": 80, "weight": %s}' % (n, number)))
+
 # -- plain malformed bodies ---------------------------------------------------------------------------
 for dialect, method, path, headers in (
     ("admin", "POST", "/addservice?key=" + OPS, {}),

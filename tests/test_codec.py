@@ -73,3 +73,19 @@ def test_layout_keeps_bookkeeping_beside_the_services():
         layout.member("a", "../../zookeeper")
     with pytest.raises(ValueError):
         Layout("/")
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_members_and_attributes_are_never_written_with_nan_or_infinity(number):
+    with pytest.raises(ValueError):
+        codec.encode(codec.Member("10.0.0.1", 80, instance={"weight": number}))
+    with pytest.raises(ValueError):
+        codec.encode_attributes({"ports": number})
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_member_holding_nan_or_infinity_is_unreadable_as_for_jackson(number):
+    data = ('{"serviceEndpoint": {"host": "10.0.0.1", "port": 80}, "additionalEndpoints": {}, '
+            '"status": "ALIVE", "instance": {"weight": %s}}' % number).encode()
+    assert codec.decode(data) is None
+    assert codec.decode_attributes(('{"ports": %s}' % number).encode()) == {}

@@ -277,9 +277,9 @@ def test_nodes_lists_this_replica(zk_server, chroot):
 
 def test_discovery_section_is_checked(zk_server, chroot):
     with pytest.raises(ConfigError, match="poll_timeout"):
-        create_app(make_config(zk_server.hosts, chroot, sections={"discovery": {"poll_timeout": "soon"}}), start=False)
+        make_config(zk_server.hosts, chroot, sections={"discovery": {"poll_timeout": "soon"}})
     with pytest.raises(ConfigError, match="unknown"):
-        create_app(make_config(zk_server.hosts, chroot, sections={"discovery": {"tll": 3}}), start=False)
+        make_config(zk_server.hosts, chroot, sections={"discovery": {"tll": 3}})
 
 
 def test_zookeeper_down_fetch_serves_the_last_view_stale_and_writes_fail_fast(own_server):  # noqa: F811

@@ -17,6 +17,7 @@ import threading
 import time
 
 from kazoo.client import KazooState
+from kazoo.protocol.serialization import CheckVersion
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 from kazoo.exceptions import (
@@ -262,7 +263,8 @@ class Cluster:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 raise result
         for operation in transaction.operations:
-            self._wrote(type(operation).__name__.lower(), operation.path)
+            if not isinstance(operation, CheckVersion):  # a guard, not a change
+                self._wrote(type(operation).__name__.lower(), operation.path)
         return results
 
     def watch_tree(self, path, watcher):

@@ -8,6 +8,7 @@ because other writers share the tree.
 import ipaddress
 import json
 import logging
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -35,6 +36,32 @@ def valid_host(host):
 
 def valid_port(port):
     return isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535
+
+
+class NotStrictJson(ValueError):
+    """NaN, Infinity or a number no double holds: Python's json takes them,
+    Jackson-based ServerSet readers (Finagle's) drop a member holding one."""
+
+
+def _no_constant(name):
+    raise NotStrictJson("%s is not a JSON number" % name)
+
+
+def _finite(text):
+    number = float(text)
+    if not math.isfinite(number):
+        raise NotStrictJson("%s is too large a number" % text[:32])
+    return number
+
+
+def loads(text, **options):
+    """Strict JSON text -> value; NotStrictJson (a ValueError) for NaN and Infinity."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite, **options)
+
+
+def dumps(value):
+    """Value -> the strict, deterministic JSON bytes written to ZooKeeper."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +95,7 @@ def encode(member):
         doc["shard"] = int(member.shard)
     if member.instance:
         doc["instance"] = member.instance
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return dumps(doc)
 
 
 def _digits(text):
@@ -117,7 +144,9 @@ def _decode(data):
     except (UnicodeDecodeError, AttributeError):
         return None
     try:
-        doc = json.loads(text)
+        doc = loads(text)
+    except NotStrictJson:
+        return None  # what ServerSet readers cannot parse is routed to by nobody
     except ValueError:
         return _plain(text)
     if not isinstance(doc, dict):
@@ -149,14 +178,14 @@ def decode_attributes(data):
     if not data:
         return {}
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
         return {}
     return doc if isinstance(doc, dict) else {}
 
 
 def encode_attributes(attrs):
-    return json.dumps(attrs, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return dumps(attrs)
 
 
 def shared(member):

@@ -8,9 +8,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from zk.errors import InvalidName
 from zk.paths import check_service
 
-from ..params import BadRequest, parse_json, single
+from ..params import Metadata, single
 
-from .model import DOWN, UP, metadata_of, parse_addr
+from .model import DOWN, UP, parse_addr
 
 MAX_APPIDS = 512
 
@@ -31,26 +31,6 @@ def _addr(value):
 
 def _label(**options):
     return fields.String(validate=validate.Length(min=1, max=256), **options)
-
-
-class Metadata(fields.Field):
-    """A JSON object in a string, as the original's clients send it."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError("must be a JSON object in a string")
-        try:
-            doc = parse_json(value, "metadata")
-        except BadRequest as exc:
-            raise ValidationError(exc.message.replace("metadata ", "", 1)) from None
-        if not isinstance(doc, dict):
-            raise ValidationError("must be a JSON object")
-        doc = metadata_of(doc)
-        if len(doc) > 64:
-            raise ValidationError("at most 64 keys")
-        if any(len(k) > 128 or len(v) > 4096 for k, v in doc.items()):
-            raise ValidationError("keys are at most 128 characters, values 4096")
-        return doc
 
 
 class _Params(Schema):

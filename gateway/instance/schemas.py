@@ -10,8 +10,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 
 from zk.paths import is_service
 
-from ..params import BadRequest
-from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, STATUSES
+from ..params import BadRequest, Metadata
+from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, MAX_WEIGHT, STATUSES
 
 _NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
 
@@ -105,6 +105,28 @@ class InstanceBody(Instance):
     """One instance, from a JSON body: port must be a JSON integer."""
 
     port = _port(strict=True)
+
+
+class Weight(fields.Float):
+    """A finite number 0..MAX_WEIGHT (Nacos's bounds), kept whole when it is."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("must be a number")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        return int(number) if number.is_integer() else number
+
+
+class RegisterBody(InstanceBody):
+    """A registration: the instance, and what it publishes beside its address."""
+
+    weight = Weight(
+        allow_nan=False,
+        validate=validate.Range(0, MAX_WEIGHT, error="must be between 0 and %d" % MAX_WEIGHT),
+        error_messages={**_messages("a number"), "too_large": "must be between 0 and %d" % MAX_WEIGHT},
+    )
+    enabled = fields.Boolean(error_messages=_messages("true or false"))
+    metadata = Metadata()
 
 
 class StatusBody(InstanceBody):

@@ -12,6 +12,7 @@ costs a dictionary lookup and an identity check.
 """
 import hashlib
 import json
+import math
 import re
 import time
 from functools import cached_property
@@ -80,6 +81,8 @@ def _weight(*candidates):
             continue
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
+        if isinstance(value, float) and math.isfinite(value):  # the instance API's weights may be fractions
+            value = round(value)
         if isinstance(value, int):
             return max(0, min(MAX_WEIGHT, value))
     return DEFAULT_WEIGHT
