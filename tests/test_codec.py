@@ -35,11 +35,16 @@ def test_decode_never_raises_on_foreign_data(data):
     assert codec.decode(data) is None
 
 
-def test_decode_is_lenient_with_what_other_writers_do():
-    assert codec.decode(b"10.0.0.1:80") == codec.Member("10.0.0.1", 80)
+def test_decode_is_lenient_with_what_other_writers_do_but_routes_as_serverset_readers():
+    plain = codec.decode(b"10.0.0.1:80")
+    assert (plain.host, plain.port, plain.status, plain.alive) == ("10.0.0.1", 80, None, False)
     odd = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "WEIRD", "metadata": {"w": 10}, "shard": "x"}')
-    assert (odd.port, odd.status, odd.metadata, odd.shard) == (81, "UNKNOWN", {"w": "10"}, None)
-    assert codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}}').status == codec.ALIVE
+    assert (odd.port, odd.status, odd.metadata, odd.shard, odd.alive) == (81, "WEIRD", {"w": "10"}, None, False)
+    string_port = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "ALIVE"}')
+    assert (string_port.port, string_port.status, string_port.alive) == (81, "ALIVE", False)
+    silent = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}}')
+    assert (silent.status, silent.alive) == (None, False)
+    assert codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}, "status": "ALIVE"}').alive
 
 
 @pytest.mark.parametrize("host", ["10.0.0.1", "::1", "fe80::1", "a.example.com", "localhost", "svc_1.internal"])

@@ -368,8 +368,9 @@ def test_members_of_other_writers_show_as_well_as_they_can(client, zk, services_
     assert [(i["instanceId"], i["status"]) for i in answer.json["instances"]] == [
         ("DEFAULT_CLUSTER#serviceTest@10.0.0.1:80", "HEALTHY"),
         ("DEFAULT_CLUSTER#serviceTest@10.0.0.2:81", "DISABLE"),
-        ("DEFAULT_CLUSTER#serviceTest@10.0.0.5:85", "HEALTHY"),
-        ("DEFAULT_CLUSTER#serviceTest@api.example:83", "HEALTHY"),
+        # ServerSet readers route to neither: plain text; a string port and no status
+        ("DEFAULT_CLUSTER#serviceTest@10.0.0.5:85", "UN_HEALTHY"),
+        ("DEFAULT_CLUSTER#serviceTest@api.example:83", "UN_HEALTHY"),
         ("SH#serviceTest@10.0.0.3:82", "UN_HEALTHY"),
     ]
     assert get(client, ip="10.0.0.3", port=82, cluster="SH").json["status"] == "UN_HEALTHY"

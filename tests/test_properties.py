@@ -79,7 +79,11 @@ def test_decode_of_serverset_like_json_never_raises_and_is_usable(data):
     # What decode gives is a member every reader can rely on.
     assert isinstance(member.host, str) and member.host
     assert codec.valid_port(member.port)
-    assert member.status in codec.STATUSES
+    assert member.status is None or isinstance(member.status, str)
+    # routed to exactly when Finagle would: "ALIVE" and an integer port, in JSON
+    doc = json.loads(data)
+    port = doc["serviceEndpoint"]["port"]
+    assert member.alive == (doc.get("status") == codec.ALIVE and isinstance(port, int) and not isinstance(port, bool))
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in member.metadata.items())
     assert all(isinstance(h, str) and codec.valid_port(p) for h, p in member.additional.values())
     assert member.shard is None or isinstance(member.shard, int)

@@ -3,7 +3,10 @@
 Finagle's ``zk2!`` resolver, twitter.common and Aurora read members as UTF-8
 JSON with ``serviceEndpoint``, ``additionalEndpoints`` and ``status``. We
 always write that shape; we read whatever is there as well as it can be read,
-because other writers share the tree.
+because other writers share the tree, but route to a member exactly when
+those readers would (``Member.alive``): a status other than ``ALIVE``, or
+none, a port that is not a JSON integer, data that is not JSON get no
+traffic. What a member says is shown as it is, never "fixed".
 """
 import ipaddress
 import json
@@ -42,15 +45,19 @@ class Member:
 
     host: str
     port: int
-    status: str = ALIVE
+    status: str | None = ALIVE  # as written; None when it says none
     additional: dict = field(default_factory=dict)  # name -> (host, port)
     metadata: dict = field(default_factory=dict)  # str -> str
     shard: int | None = None
     instance: dict = field(default_factory=dict)  # dialect fields, ignored by ServerSet readers
+    # False when ServerSet readers skip the member (not JSON, a port that is
+    # not a JSON integer): then nothing routes to it, whatever its status says.
+    serverset: bool = True
 
     @property
     def alive(self):
-        return self.status == ALIVE
+        """Receives traffic: what Finagle's resolver routes to, and nothing else."""
+        return self.serverset and self.status == ALIVE
 
 
 def encode(member):
@@ -78,14 +85,16 @@ def _digits(text):
 
 
 def _endpoint(value):
+    """(host, port, port was a JSON integer) of an endpoint, or None."""
     if not isinstance(value, dict):
         return None
     host, port = value.get("host"), value.get("port")
+    strict = valid_port(port)
     if isinstance(port, str):
         port = _digits(port)
     if not isinstance(host, str) or not host or not valid_port(port):
         return None
-    return host, port
+    return host, port, strict
 
 
 def _plain(text):
@@ -93,7 +102,7 @@ def _plain(text):
     host, sep, port = text.strip().rpartition(":")
     port = _digits(port) if sep else None
     if port is not None and valid_port(port) and host.strip("[]"):
-        return Member(host=host.strip("[]"), port=port)
+        return Member(host=host.strip("[]"), port=port, status=None, serverset=False)
     return None
 
 
@@ -130,17 +139,17 @@ def _decode(data):
         for name, value in extra.items():
             ep = _endpoint(value)
             if ep is not None:
-                additional[str(name)] = ep
-    status = doc.get("status", ALIVE)
-    if not isinstance(status, str) or status not in STATUSES:
-        status = "UNKNOWN"
+                additional[str(name)] = ep[:2]
+    status = doc.get("status")  # as written: Finagle routes to exactly "ALIVE"
+    if status is not None and not isinstance(status, str):
+        status = json.dumps(status)
     metadata = doc.get("metadata")
     metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
     shard = doc.get("shard")
     shard = shard if isinstance(shard, int) and not isinstance(shard, bool) else None
     instance = doc.get("instance")
     instance = instance if isinstance(instance, dict) else {}
-    return Member(main[0], main[1], status, additional, metadata, shard, instance)
+    return Member(main[0], main[1], status, additional, metadata, shard, instance, main[2])
 
 
 def decode_attributes(data):

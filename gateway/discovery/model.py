@@ -107,7 +107,7 @@ def build(args, old, now):
     before = old.instance if old is not None else {}
     reg = before.get("reg_timestamp")
     up = before.get("up_timestamp")
-    was_up = old is not None and old.status == ALIVE
+    was_up = old is not None and old.alive
     status = args["status"]
     instance = {
         "zone": args["zone"],
@@ -193,7 +193,7 @@ def is_discovery(member):
 
 
 def status_of(member):
-    return UP if member.status == ALIVE else DOWN
+    return UP if member.alive else DOWN
 
 
 def _int(value, default):
