@@ -14,9 +14,11 @@ import functools
 import json
 
 from flask import request
+from marshmallow import ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
-from zk.errors import RegistryError
+from zk.codec import check_host
+from zk.errors import InvalidName, RegistryError
 
 
 MAX_DEPTH = 32
@@ -139,3 +141,14 @@ def schema_instance(schema_class):
     loads with: building a Schema costs about 100 µs, loading with one is
     safe to repeat."""
     return schema_class()
+
+
+class Host(fields.String):
+    """A server's or instance's host by the one rule of every dialect
+    (zk.codec.check_host), in its canonical spelling."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return check_host(super()._deserialize(value, attr, data, **kwargs).strip())
+        except InvalidName as exc:
+            raise ValidationError(exc.message) from None

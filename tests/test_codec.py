@@ -47,14 +47,23 @@ def test_decode_is_lenient_with_what_other_writers_do_but_routes_as_serverset_re
     assert codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}, "status": "ALIVE"}').alive
 
 
-@pytest.mark.parametrize("host", ["10.0.0.1", "::1", "fe80::1", "a.example.com", "localhost", "svc_1.internal"])
-def test_valid_hosts(host):
-    assert codec.valid_host(host)
+@pytest.mark.parametrize(
+    "host, spelled",
+    [("10.0.0.1", "10.0.0.1"), ("::1", "::1"), ("fe80:0::0001", "fe80::1"), ("a.example.com", "a.example.com"),
+     ("localhost", "localhost"), ("svc-1.internal", "svc-1.internal"), ("1a.example.", "1a.example.")],
+)
+def test_valid_hosts(host, spelled):
+    assert codec.check_host(host) == spelled
 
 
-@pytest.mark.parametrize("host", ["", "a b", "-a.com", "a..b", "x" * 300, "http://a", "a/b", "10.0.0.1:80"])
+@pytest.mark.parametrize(
+    "host",
+    ["", None, "a b", "-a.com", "a-.com", "a..b", "x" * 300, "a" * 64 + ".com", "http://a", "a/b", "10.0.0.1:80",
+     "svc_1.internal", "my_host", "10.0.0.256", "1.2.3", "123", "\ud800.com"],
+)
 def test_invalid_hosts(host):
-    assert not codec.valid_host(host)
+    with pytest.raises(InvalidName):
+        codec.check_host(host)
 
 
 @pytest.mark.parametrize("name", ["ip2city.http", "a", "A-Z_0.9:x", "x" * 128])

@@ -14,25 +14,39 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from .errors import InvalidName
+
 log = logging.getLogger(__name__)
 
 ALIVE, STOPPED, DEAD = "ALIVE", "STOPPED", "DEAD"
-STATUSES = (ALIVE, STOPPED, DEAD, "STARTING", "STOPPING", "WARNING", "UNKNOWN")
+STATUSES = (ALIVE, STOPPED, DEAD, "STARTING", "STOPPING", "WARNING", "UNKNOWN")  # Finagle's
 
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
-)
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(r"(?=.{1,253}$)%s(\.%s)*\.?" % (_LABEL, _LABEL))
+_DOTTED_DIGITS = re.compile(r"[0-9.]+")
 
 
-def valid_host(host):
-    """An IP address (v4 or v6) or a DNS host name."""
+def check_host(host):
+    """The host of a server or instance, as every dialect takes it: an IPv4 or
+    IPv6 address (returned in its canonical spelling, one identity per
+    address) or an RFC 1123 host name. Digits and dots only must be an IPv4
+    address (``10.0.0.256`` is no name a resolver would look up). Raises
+    InvalidName whose message (``must be ...``) follows the parameter's name."""
     if not isinstance(host, str) or not host:
-        return False
+        raise InvalidName("host", "is required")
     try:
-        ipaddress.ip_address(host)
-        return True
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        return _HOSTNAME.fullmatch(host) is not None
+        pass
+    if _DOTTED_DIGITS.fullmatch(host):
+        raise InvalidName("host", "must be an IPv4 address, not %r" % host[:256])
+    if not _HOSTNAME.fullmatch(host):
+        raise InvalidName(
+            "host",
+            "must be an IP address or a host name (RFC 1123: labels of 1..63 letters, digits and '-',"
+            " not starting or ending with '-'), not %r" % host[:256],
+        )
+    return host
 
 
 def valid_port(port):

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from zk import codec
 from zk.codec import ALIVE, STOPPED, Member
+from zk.errors import InvalidName
 from zk.instances import Policy, identity_key
 
 from ..config import ConfigError
@@ -80,9 +81,10 @@ def parse_addr(addr):
         raise ValueError("addr %r is not scheme://host:port (%s)" % (addr[:256], exc)) from None
     if not parts.scheme or not parts.netloc:
         raise ValueError("addr %r is not scheme://host:port" % addr[:256])
-    host = parts.hostname
-    if not codec.valid_host(host):
-        raise ValueError("addr %r: %r is not an IP address or host name" % (addr[:256], host))
+    try:
+        host = codec.check_host(parts.hostname)
+    except InvalidName as exc:
+        raise ValueError("addr %r: host %s" % (addr[:256], exc.message)) from None
     if port is None or not codec.valid_port(port):
         raise ValueError("addr %r needs a port between 1 and 65535" % addr[:256])
     return parts.scheme.lower(), host, port
