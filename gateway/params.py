@@ -12,6 +12,7 @@ would break the encoder further down the stack).
 """
 import functools
 import json
+import re
 
 from flask import request
 from marshmallow import ValidationError, fields
@@ -22,6 +23,7 @@ from zk.errors import InvalidName, RegistryError
 
 
 MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BadRequest(RegistryError):
@@ -58,6 +60,32 @@ def too_deep(doc, limit=MAX_DEPTH):
     return False
 
 
+def _may_hold_surrogate(text):
+    """Only escapes (``\\ud800``) and UTF-8-encoded surrogates (``\\xed\\xa0\\x80``) make one."""
+    if isinstance(text, str):
+        return "\\u" in text or _SURROGATE.search(text) is not None
+    return b"\\u" in text or b"\xed" in text
+
+
+def lone_surrogate(doc):
+    """The first lone UTF-16 surrogate in a string or key of ``doc`` (JSON's
+    ``"\\ud800"``), or None. No UTF-8 writer can store one: ZooKeeper data,
+    answers and logs are UTF-8."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                return found.group()
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
 def parse_json(text, what="request body"):
     """JSON text -> value, or BadRequest saying what is wrong with it."""
     try:
@@ -70,6 +98,10 @@ def parse_json(text, what="request body"):
         raise BadRequest("%s is not valid JSON" % what) from None
     if too_deep(doc):
         raise BadRequest("%s nests deeper than %d levels" % (what, MAX_DEPTH))
+    if _may_hold_surrogate(text):
+        found = lone_surrogate(doc)
+        if found is not None:
+            raise BadRequest("%s holds a lone surrogate %s, which is not Unicode text" % (what, json.dumps(found)))
     return doc
 
 

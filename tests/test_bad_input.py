@@ -90,6 +90,20 @@ case("polaris metadata value 5000", "polaris", "PUT", "/naming/v1/services", hea
 case("polaris comment 2000", "polaris", "PUT", "/naming/v1/services", headers=POLARIS,
      body=[{"name": "polaris.svc", "comment": "c" * 2000}])
 
+# -- lone surrogates (JSON's "\ud800"): no UTF-8 writer can store one ---------------------------
+case("discovery metadata lone surrogate", "discovery", "POST", "/discovery/register",
+     form={**REGISTER, "metadata": '{"k": "\\ud800"}'})
+case("discovery json lone surrogate", "discovery", "POST", "/discovery/register",
+     **raw_json(json.dumps({**REGISTER, "color": "\udfff"})))
+case("admin json lone surrogate", "admin", "POST", "/addservice", params=ADMIN,
+     **raw_json('{"destName": "s.svc", "note": "\\udc00"}'))
+case("polaris comment lone surrogate", "polaris", "PUT", "/naming/v1/services", headers=POLARIS,
+     **raw_json('[{"name": "polaris.svc", "comment": "a\\ud800b"}]'))
+case("polaris metadata key lone surrogate", "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+     **raw_json('[{"name": "s.svc", "metadata": {"\\ud800": "v"}}]'))
+case("instance lone surrogate", "instance", "POST", "/api/instance", headers=INSTANCE,
+     **raw_json('{"serviceName": "demo.svc", "ip": "10.0.0.1", "port": 80, "metadata": {"k": "\\ud800"}}'))
+
 # -- names: unicode and path tricks -------------------------------------------------------------
 for n, name in enumerate(names_cases()):
     case("admin addservice name %d" % n, "admin", "POST", "/addservice", params={**ADMIN, "destName": name})
@@ -199,9 +213,12 @@ def test_bad_input_is_a_clear_client_error_and_writes_nothing(gw, zk, prefix, di
     assert registry_state(zk, prefix) == before
 
 
-@pytest.mark.parametrize("name", ["too-deep", "duplicate", "too-large"])
+@pytest.mark.parametrize("name", ["too-deep", "duplicate", "too-large", "surrogate"])
 def test_the_messages_say_what_is_wrong(gw, name):
-    if name == "too-deep":
+    if name == "surrogate":
+        answer = call(gw.url, "POST", "/discovery/register", form={**REGISTER, "metadata": '{"k": "\\ud800"}'})
+        assert answer.json["code"] == -400 and 'lone surrogate "\\ud800"' in answer.json["message"]
+    elif name == "too-deep":
         answer = call(gw.url, "POST", "/api/instance", headers={**INSTANCE, "Content-Type": "application/json"},
                       body=('{"a": %s}' % deep(40)).encode())
         assert answer.status == 400 and "nests deeper than" in answer.text
