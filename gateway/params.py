@@ -23,6 +23,10 @@ from zk.errors import InvalidName, RegistryError
 
 
 MAX_DEPTH = 32
+MAX_BODY = 1 << 20  # bytes; a larger body is refused (413) from its Content-Length, unread
+# What the gunicorn worker puts in the environ of a request it could not read
+# (its request line too long): the HTTPException the app answers in the dialect.
+REFUSED = "soa.refused"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
