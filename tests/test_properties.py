@@ -297,7 +297,7 @@ def _stored_strictly(zk, path):
 
 
 @pytest.mark.parametrize("dialect, method, path, template", WRITES, ids=[w[2] + " " + w[1] for w in WRITES])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), text=any_text, name=any_text)
 @example(data=None, text="\ud800", name="k")
 def test_any_unicode_in_any_write_is_stored_or_refused_in_the_dialect(client, zk, chroot, dialect, method, path, template,
