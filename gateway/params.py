@@ -12,16 +12,23 @@ would break the encoder further down the stack).
 """
 import functools
 import json
+import re
 
 from flask import request
 from marshmallow import ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
 from zk import codec
-from zk.errors import RegistryError
+from zk.codec import check_host
+from zk.errors import InvalidName, RegistryError
 
 
 MAX_DEPTH = 32
+MAX_BODY = 1 << 20  # bytes; a larger body is refused (413) from its Content-Length, unread
+# What the gunicorn worker puts in the environ of a request it could not read
+# (its request line too long): the HTTPException the app answers in the dialect.
+REFUSED = "soa.refused"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BadRequest(RegistryError):
@@ -58,6 +65,32 @@ def too_deep(doc, limit=MAX_DEPTH):
     return False
 
 
+def _may_hold_surrogate(text):
+    """Only escapes (``\\ud800``) and UTF-8-encoded surrogates (``\\xed\\xa0\\x80``) make one."""
+    if isinstance(text, str):
+        return "\\u" in text or _SURROGATE.search(text) is not None
+    return b"\\u" in text or b"\xed" in text
+
+
+def lone_surrogate(doc):
+    """The first lone UTF-16 surrogate in a string or key of ``doc`` (JSON's
+    ``"\\ud800"``), or None. No UTF-8 writer can store one: ZooKeeper data,
+    answers and logs are UTF-8."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                return found.group()
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
 def parse_json(text, what="request body"):
     """JSON text -> value, or BadRequest saying what is wrong with it."""
     try:
@@ -72,6 +105,10 @@ def parse_json(text, what="request body"):
         raise BadRequest("%s is not valid JSON" % what) from None
     if too_deep(doc):
         raise BadRequest("%s nests deeper than %d levels" % (what, MAX_DEPTH))
+    if _may_hold_surrogate(text):
+        found = lone_surrogate(doc)
+        if found is not None:
+            raise BadRequest("%s holds a lone surrogate %s, which is not Unicode text" % (what, json.dumps(found)))
     return doc
 
 
@@ -178,3 +215,14 @@ def schema_instance(schema_class):
     loads with: building a Schema costs about 100 µs, loading with one is
     safe to repeat."""
     return schema_class()
+
+
+class Host(fields.String):
+    """A server's or instance's host by the one rule of every dialect
+    (zk.codec.check_host), in its canonical spelling."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return check_host(super()._deserialize(value, attr, data, **kwargs).strip())
+        except InvalidName as exc:
+            raise ValidationError(exc.message) from None

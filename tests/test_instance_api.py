@@ -245,9 +245,10 @@ def test_writes_to_a_member_published_by_someone_else_say_so(client, zk, service
         ({"serviceName": ".."}, "Param 'serviceName' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not '..'"),
         ({"serviceName": 7}, "Param 'serviceName' must be a string"),
         ({"ip": None}, "Param 'ip' is required"),
-        ({"ip": "host.example"}, "Param 'ip' must be an IP address, not 'host.example'"),
-        ({"ip": "256.1.1.1"}, "Param 'ip' must be an IP address, not '256.1.1.1'"),
-        ({"ip": 127}, "Param 'ip' must be an IP address"),
+        ({"ip": "host_1.example"}, "Param 'ip' must be an IP address or a host name (RFC 1123: labels of 1..63"
+                                   " letters, digits and '-', not starting or ending with '-'), not 'host_1.example'"),
+        ({"ip": "256.1.1.1"}, "Param 'ip' must be an IPv4 address, not '256.1.1.1'"),
+        ({"ip": 127}, "Param 'ip' must be an IP address or a host name"),
         ({"port": None}, "Param 'port' is required"),
         ({"port": 0}, "Param 'port' must be between 1 and 65535"),
         ({"port": 65536}, "Param 'port' must be between 1 and 65535"),
@@ -315,7 +316,7 @@ def test_status_must_be_one_of_three(client, zk, services_path, value, message):
     "query, message",
     [
         ({"serviceName": ""}, "Param 'serviceName' is required"),
-        ({"ip": "x"}, "Param 'ip' must be an IP address, not 'x'"),
+        ({"ip": "1.2.3"}, "Param 'ip' must be an IPv4 address, not '1.2.3'"),
         ({"port": "http"}, "Param 'port' must be an integer"),
         ({"port": "99999"}, "Param 'port' must be between 1 and 65535"),
     ],
@@ -410,8 +411,9 @@ def test_members_of_other_writers_show_as_well_as_they_can(client, zk, services_
     assert [(i["instanceId"], i["status"]) for i in answer.json["instances"]] == [
         ("DEFAULT_CLUSTER#serviceTest@10.0.0.1:80", "HEALTHY"),
         ("DEFAULT_CLUSTER#serviceTest@10.0.0.2:81", "DISABLE"),
-        ("DEFAULT_CLUSTER#serviceTest@10.0.0.5:85", "HEALTHY"),
-        ("DEFAULT_CLUSTER#serviceTest@api.example:83", "HEALTHY"),
+        # ServerSet readers route to neither: plain text; a string port and no status
+        ("DEFAULT_CLUSTER#serviceTest@10.0.0.5:85", "UN_HEALTHY"),
+        ("DEFAULT_CLUSTER#serviceTest@api.example:83", "UN_HEALTHY"),
         ("SH#serviceTest@10.0.0.3:82", "UN_HEALTHY"),
     ]
     assert get(client, ip="10.0.0.3", port=82, cluster="SH").json["status"] == "UN_HEALTHY"

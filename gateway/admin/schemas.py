@@ -1,9 +1,10 @@
 """Parameters of the admin endpoints, validated before any ZooKeeper call."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from zk.codec import valid_host
 from zk.errors import InvalidName
 from zk.paths import check_member_key, check_service
+
+from ..params import Host
 
 
 def _rule(check):
@@ -14,11 +15,6 @@ def _rule(check):
             raise ValidationError(exc.message) from None
 
     return validator
-
-
-def _host(value):
-    if not valid_host(value):
-        raise ValidationError("%r is not an IP address or host name" % value[:256])
 
 
 class _Params(Schema):
@@ -43,7 +39,7 @@ class DeleteService(Service):
 
 
 class AddServer(Service):
-    serverHost = fields.String(required=True, validate=_host)
+    serverHost = Host(required=True)
     serverPort = fields.Integer(required=True, strict=False, validate=validate.Range(1, 65535))
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from zk import codec
 from zk.codec import ALIVE, STOPPED, Member
+from zk.errors import InvalidName
 from zk.instances import Policy, identity_key
 
 SOURCE = "discovery"
@@ -61,9 +62,10 @@ def parse_addr(addr):
         raise ValueError("addr %r is not scheme://host:port (%s)" % (addr[:256], exc)) from None
     if not parts.scheme or not parts.netloc:
         raise ValueError("addr %r is not scheme://host:port" % addr[:256])
-    host = parts.hostname
-    if not codec.valid_host(host):
-        raise ValueError("addr %r: %r is not an IP address or host name" % (addr[:256], host))
+    try:
+        host = codec.check_host(parts.hostname)
+    except InvalidName as exc:
+        raise ValueError("addr %r: host %s" % (addr[:256], exc.message)) from None
     if port is None or not codec.valid_port(port):
         raise ValueError("addr %r needs a port between 1 and 65535" % addr[:256])
     return parts.scheme.lower(), host, port
@@ -88,7 +90,7 @@ def build(args, old, now):
     before = old.instance if old is not None else {}
     reg = before.get("reg_timestamp")
     up = before.get("up_timestamp")
-    was_up = old is not None and old.status == ALIVE
+    was_up = old is not None and old.alive
     status = args["status"]
     instance = {
         "zone": args["zone"],
@@ -159,7 +161,7 @@ def is_discovery(member):
 
 
 def status_of(member):
-    return UP if member.status == ALIVE else DOWN
+    return UP if member.alive else DOWN
 
 
 def _int(value, default):

@@ -80,7 +80,7 @@ class Timing:
 
 def status_of(member):
     """The instance API status of any member, from its ServerSet status."""
-    if member.status == codec.ALIVE:
+    if member.alive:
         return HEALTHY
     if member.status == codec.STOPPED:
         return DISABLE

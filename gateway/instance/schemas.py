@@ -4,13 +4,11 @@ Every failure is a BadRequest naming the parameter the way this API's
 clients expect (``Param 'serviceName' is required``). An empty value of an
 optional parameter means its default, as in ``?namespace=&clusters=``.
 """
-import ipaddress
-
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from zk.paths import is_service
 
-from ..params import BadRequest, Metadata
+from ..params import BadRequest, Host, Metadata
 from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, MAX_WEIGHT, STATUSES
 
 _NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
@@ -36,17 +34,6 @@ def _port(strict):
         validate=validate.Range(1, 65535, error="must be between 1 and 65535"),
         error_messages=_messages("an integer"),
     )
-
-
-class IpAddress(fields.String):
-    """An IPv4 or IPv6 address, in its canonical spelling (one identity per address)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return str(ipaddress.ip_address(text.strip()))
-        except ValueError:
-            raise ValidationError("must be an IP address, not %r" % text[:64]) from None
 
 
 class Clusters(fields.String):
@@ -97,7 +84,7 @@ class Instance(Service):
     """One instance, from a query string: port may be spelled as text."""
 
     cluster = _text(load_default=DEFAULT_CLUSTER, validate=_name)
-    ip = IpAddress(required=True, error_messages=_messages("an IP address"))
+    ip = Host(required=True, error_messages=_messages("an IP address or a host name"))
     port = _port(strict=False)
 
 

@@ -8,6 +8,7 @@ import re
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from zk.codec import check_host
 from zk.errors import InvalidName
 from zk.paths import check_service
 
@@ -157,6 +158,11 @@ class ServiceQuery(Query):
 
     @validates_schema
     def _pairs(self, data, **kwargs):
+        for host in filter(None, (h.strip() for h in data.get("host", "").split(","))):
+            try:
+                check_host(host)
+            except InvalidName as exc:
+                raise ValidationError(exc.message, "host") from None
         if "port" in data:
             if "host" not in data:
                 raise ValidationError("port needs host", "port")

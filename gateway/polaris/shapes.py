@@ -112,7 +112,7 @@ def instance(namespace, service, leaf):
         "priority": priority if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0 else 0,
         "weight": _weight(extra.get("weight"), metadata.get("weight")),
         "enableHealthCheck": False,
-        "healthy": status == codec.ALIVE or (isolate and extra.get("healthy") is not False),
+        "healthy": member.alive or (isolate and extra.get("healthy") is not False),
         "isolate": isolate,
         "metadata": dict(metadata),
         "mtime": timestamp(leaf.stat.mtime),
