@@ -60,7 +60,7 @@ def from_body(schema):
 
 def access(right, args):
     """The Catalog, once the key may do ``right`` on the service."""
-    params = {name: args.get(name) or request.args.get(name) for name in ("key", "zkidc")}
+    params = {name: args.get(name) or request.args.get(name) for name in ("key", "keys", "zkidc")}
     return authorize(right, params, args["serviceName"])
 
 
@@ -70,6 +70,7 @@ def identity(args):
 
 def write_target(schema):
     """(parameters, identity, Catalog) of a write, once its key may write there."""
+    from_query(schemas.WriteQuery)
     args = from_body(schema)
     return args, identity(args), access("write", args)
 
