@@ -156,3 +156,8 @@ def test_a_full_polaris_service_and_discover_request_are_accepted(gw):
     assert call(gw.url, "POST", "/naming/v1/ratelimits", headers=POLARIS, body=[rule]).json["code"] == 200000
     answer = call(gw.url, "POST", "/naming/v1/services/delete?zkidc=qa", headers=POLARIS, body=[FULL_SERVICE])
     assert answer.json["code"] == 400205  # read as a delete: refused only because it has a rate limit now
+
+
+def test_an_instance_write_sent_as_a_query_string_is_told_to_use_a_body(gw):
+    answer = call(gw.url, "POST", "/api/instance", headers=INSTANCE, params={**NEW_INSTANCE, "ip": "10.0.0.7"})
+    assert answer.status == 400 and "body must be a JSON object" in answer.text

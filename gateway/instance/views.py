@@ -70,8 +70,8 @@ def identity(args):
 
 def write_target(schema):
     """(parameters, identity, Catalog) of a write, once its key may write there."""
+    args = from_body(schema)  # first: a client sending it all in the query string learns where it goes
     from_query(schemas.WriteQuery)
-    args = from_body(schema)
     return args, identity(args), access("write", args)
 
 
