@@ -10,12 +10,13 @@ bodies are refused when an object repeats a key or nests deeper than
 ``MAX_DEPTH`` (nothing any dialect sends is that deep, and deeper documents
 would break the encoder further down the stack).
 """
+import difflib
 import functools
 import json
 import re
 
 from flask import request
-from marshmallow import ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load
 from werkzeug.datastructures import MultiDict
 
 from zk import codec
@@ -226,3 +227,62 @@ class Host(fields.String):
             return check_host(super()._deserialize(value, attr, data, **kwargs).strip())
         except InvalidName as exc:
             raise ValidationError(exc.message) from None
+
+
+# -- which parameters a call takes ------------------------------------------
+
+UNKNOWN = "unknown parameter"
+COMMON = ("key", "keys", "zkidc")  # taken by every call of every dialect
+
+
+def unknown(name, known):
+    """What to tell a caller who sent ``name``, which is not among ``known``."""
+    close = difflib.get_close_matches(name, [k for k in known if k not in COMMON], 1, 0.75)
+    return UNKNOWN + ("; did you mean %s?" % close[0] if close else "")
+
+
+class Ignored(fields.Raw):
+    """A parameter the dialect's real clients send that the gateway does not
+    use: accepted (so those clients keep working), then dropped."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"description": "sent by this dialect's clients; accepted and ignored"})
+        super().__init__(load_only=True, **kwargs)
+
+
+class Params(Schema):
+    """Base of every dialect's parameter schemas: one rule for all of them.
+
+    A parameter the schema does not declare is refused, naming it (a typo
+    such as ``forse=true`` or ``wieght`` must not be silently ignored);
+    what real clients send without the gateway using it is declared
+    ``Ignored`` (see ``ignoring()``) and dropped after loading.
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": UNKNOWN}
+
+    @post_load
+    def _drop_ignored(self, data, **kwargs):
+        return {k: v for k, v in data.items() if not isinstance(self.fields.get(k), Ignored)}
+
+    def handle_error(self, error, data, **kwargs):
+        """Say which declared parameter an unknown one may have meant."""
+        raise ValidationError(self.explained(error.messages), valid_data=error.valid_data) from None
+
+    def explained(self, messages):
+        if not isinstance(messages, dict):
+            return messages
+        known = [field.data_key or name for name, field in self.load_fields.items()]
+        return {
+            name: [unknown(name, known)] if text == [UNKNOWN] and isinstance(name, str) else text
+            for name, text in messages.items()
+        }
+
+
+def ignoring(*names):
+    """A Params base class declaring ``names`` Ignored; fields a subclass
+    declares itself win over them."""
+    return Params.from_dict({name: Ignored() for name in names}, name="Ignoring")

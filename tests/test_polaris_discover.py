@@ -232,9 +232,13 @@ def test_other_types_are_400004(client, kind):
 
 def test_types_by_name_and_unknown_fields(client):
     create(client, {"name": "a"})
-    doc = {"type": "INSTANCE", "service": {"name": "a", "namespace": "default", "token": "t", "extra": [1]}, "flow": "x"}
+    doc = {"type": "INSTANCE", "service": {"name": "a", "namespace": "default", "token": "t"}, "Filter": {}}
     answer = client.post("/v1/Discover", json=doc, headers=headers())
     assert answer.json["code"] == 200000 and answer.json["type"] == "INSTANCE"
+    doc = {"type": "INSTANCE", "service": {"name": "a", "extra": [1]}, "flow": "x"}
+    answer = client.post("/v1/Discover", json=doc, headers=headers())
+    assert answer.status_code == 400 and answer.json["code"] == 400103
+    assert "flow: unknown parameter" in answer.json["info"] and "service.extra: unknown parameter" in answer.json["info"]
 
 
 @pytest.mark.parametrize(

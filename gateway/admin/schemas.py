@@ -1,10 +1,15 @@
-"""Parameters of the admin endpoints, validated before any ZooKeeper call."""
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+"""Parameters of the admin endpoints, validated before any ZooKeeper call.
+
+Each endpoint takes exactly the parameters of seed 002 (and ``force`` on
+delservice); anything else is refused, so a typo such as ``forse=true``
+never passes as if it had been understood.
+"""
+from marshmallow import ValidationError, fields, validate
 
 from zk.errors import InvalidName
 from zk.paths import check_member_key, check_service
 
-from ..params import Host
+from ..params import Host, Ignored, Params
 
 
 def _rule(check):
@@ -17,17 +22,14 @@ def _rule(check):
     return validator
 
 
-class _Params(Schema):
-    class Meta:
-        unknown = EXCLUDE  # key, keys and whatever else scripts send
-
+class _Params(Params):
     zkidc = fields.String(validate=validate.Length(min=1, max=64))
     key = fields.String(metadata={"description": "the caller's key (or send X-Api-Key)"})
     keys = fields.String(metadata={"description": "the same, as older scripts spell it"})
 
 
 class ServiceList(_Params):
-    pass
+    destName = Ignored()  # the seed's own servicelist example sends it
 
 
 class Service(_Params):

@@ -3,12 +3,16 @@
 Every failure is a BadRequest naming the parameter the way this API's
 clients expect (``Param 'serviceName' is required``). An empty value of an
 optional parameter means its default, as in ``?namespace=&clusters=``.
+
+Besides the seed's parameters every call accepts, unused, those of Nacos's
+own instance API (``NACOS``, from its InstanceController and Java client),
+so Nacos-style clients keep working; anything else is refused.
 """
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import ValidationError, fields, pre_load, validate
 
 from zk.paths import is_service
 
-from ..params import BadRequest, Host, Metadata
+from ..params import UNKNOWN, BadRequest, Host, Metadata, ignoring
 from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, MAX_WEIGHT, STATUSES
 
 _NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
@@ -47,11 +51,15 @@ class Clusters(fields.String):
         return names
 
 
-class _Params(Schema):
-    class Meta:
-        unknown = EXCLUDE  # clients send more than this API reads (weight, metadata, ...)
+NACOS = (
+    "namespaceId", "groupName", "clusterName", "weight", "enabled", "enable", "healthy", "ephemeral",
+    "metadata", "beat", "clientIP", "udpPort", "healthyOnly", "app",
+)
 
+
+class _Params(ignoring(*NACOS)):
     key = _text(load_only=True)
+    keys = _text(load_only=True)
     zkidc = _text(validate=validate.Length(1, 64, error="must be 1..64 characters"))
 
     @pre_load
@@ -60,14 +68,21 @@ class _Params(Schema):
 
     def handle_error(self, error, data, **kwargs):
         """The first failing parameter, in the order they are documented."""
-        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        messages = self.explained(error.messages)
+        messages = messages if isinstance(messages, dict) else {"_schema": messages}
         for name in [n for n in self.fields if n in messages] + [n for n in messages if n not in self.fields]:
             text = messages[name]
             while isinstance(text, list | dict):
                 text = next(iter(text.values() if isinstance(text, dict) else text), "is invalid")
             if name == "_schema":
                 raise BadRequest(str(text)) from None
+            if str(text).startswith(UNKNOWN):
+                text = "is unknown" + str(text)[len(UNKNOWN) :]
             raise BadRequest("Param '%s' %s" % (name, str(text).rstrip("."))) from None
+
+
+class WriteQuery(_Params):
+    """The query string of a write (its parameters are in the JSON body)."""
 
 
 class Service(_Params):

@@ -55,7 +55,7 @@ def from_body(schema):
 
 def access(right, args):
     """The Catalog, once the key may do ``right`` on the service."""
-    params = {name: args.get(name) or request.args.get(name) for name in ("key", "zkidc")}
+    params = {name: args.get(name) or request.args.get(name) for name in ("key", "keys", "zkidc")}
     return authorize(right, params, args["serviceName"])
 
 
@@ -66,7 +66,8 @@ def identity(args):
 def write_target(schema):
     """(parameters, identity, Catalog) of a write, once its key may write there
     and the service is in the namespace the write names."""
-    args = from_body(schema)
+    args = from_body(schema)  # first: a client sending it all in the query string learns where it goes
+    from_query(schemas.WriteQuery)
     who, catalog = identity(args), access("write", args)
     group = catalog.services().get(who.service)
     if group is not None and model.namespace_of(group) != who.namespace:
