@@ -17,7 +17,7 @@ def main(names):
     missed = 0
     for name in names or modules:
         module = importlib.import_module("bench." + name)
-        with Stack(getattr(module, "SECTIONS", None)) as stack:
+        with Stack(getattr(module, "SECTIONS", None), getattr(module, "ZOOKEEPER", None)) as stack:
             figures = module.run(stack)
         report(name, figures)
         missed += sum(1 for f in figures if f.passed is False)

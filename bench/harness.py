@@ -97,8 +97,8 @@ def wrk(url, duration=5, connections=50, threads=2, method="GET", body=None, hea
 
 
 class Stack:
-    def __init__(self, sections=None):
-        self.zk = ZooKeeperServer(fsync=True)
+    def __init__(self, sections=None, zookeeper=None):
+        self.zk = ZooKeeperServer(fsync=True, **(zookeeper or {}))
         self.sections = sections or {}
         self.gateway = None
         self.hello = None

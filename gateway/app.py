@@ -3,6 +3,7 @@ import logging
 
 from flask import Flask, current_app, g, request
 from flask.sessions import NullSession, SessionInterface
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from zk.cluster import end_request, request_budget
 from zk.registry import Registry
@@ -11,10 +12,9 @@ from . import logs
 from .errors import describe
 from .keys import Keys
 from .metrics import Metrics
+from .params import MAX_BODY, REFUSED
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 1 << 20
 
 
 class Gateway:
@@ -101,6 +101,11 @@ def create_app(config, start=True):
         # op_timeout in all for an unreachable ZooKeeper.
         request_budget(config.op_timeout)
         logs.start()
+        refused = request.environ.get(REFUSED)
+        if refused is not None:
+            raise refused
+        if (request.content_length or 0) > MAX_BODY:  # answered unread (the worker closes the connection)
+            raise RequestEntityTooLarge()
 
     @app.errorhandler(Exception)
     def _error(error):

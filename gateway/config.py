@@ -10,17 +10,70 @@ Environment variables win over the file:
 - ``SOA_GATEWAY_<SECTION>_<SETTING>`` for the ``[eviction]``, ``[discovery]``,
   ``[instance]`` and ``[gunicorn]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``).
 """
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 
 RIGHTS = ("read", "write", "delete")
-# Sections read by the parts that own them; SOA_GATEWAY_<SECTION>_<SETTING> overrides any of their settings.
-SECTIONS = ("eviction", "discovery", "instance", "gunicorn")
+MIN_SECRET = 16  # characters a key's secret has at least
+# What deploy/gateway.example.toml shows as a secret: copied as it is, it would be a key anyone knows.
+PLACEHOLDER_SECRETS = frozenset({"replace-with-a-long-random-secret"})
 
 
 class ConfigError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Number:
+    """The one rule for numeric settings: a finite number of ``kind`` within bounds."""
+
+    kind: type = float
+    least: float | None = None  # allowed and up
+    above: float | None = None  # only numbers above it
+    most: float | None = None
+
+    def __call__(self, value):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("must be a number, not %r" % (value,))
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
+            raise ValueError("must be a number, not %r" % (value,)) from None
+        if not math.isfinite(number):
+            raise ValueError("must be a finite number, not %r" % (value,))
+        if self.kind is int:
+            if not number.is_integer():
+                raise ValueError("must be a whole number, not %r" % (value,))
+            number = int(value) if isinstance(value, int) else int(number)
+        if self.least is not None and number < self.least:
+            raise ValueError("must be %s or more, not %r" % (self.least, value))
+        if self.above is not None and number <= self.above:
+            raise ValueError("must be more than %s, not %r" % (self.above, value))
+        if self.most is not None and number > self.most:
+            raise ValueError("must be %s at most, not %r" % (self.most, value))
+        return number
+
+
+SECONDS = Number(float, above=0)
+SHARE = Number(float, least=0, most=1)
+# Sections read by the parts that own them, checked here when the config is loaded;
+# SOA_GATEWAY_<SECTION>_<SETTING> overrides any of their settings. [gunicorn] takes
+# gunicorn's own settings, checked by gunicorn's validators.
+SECTIONS = {
+    "eviction": {
+        "interval": SECONDS,
+        "threshold": SHARE,
+        "window": SECONDS,
+        "long_silence": SECONDS,
+        "max_fraction": Number(float, above=0, most=1),
+        "min_instances": Number(int, least=0),
+    },
+    "discovery": {"ttl": SECONDS, "renew_interval": SECONDS, "poll_timeout": SECONDS, "zone": str},
+    "instance": {"beat_interval": SECONDS, "unhealthy_after": SECONDS, "remove_after": SECONDS},
+    "gunicorn": None,
+}
 
 
 @dataclass(frozen=True)
@@ -89,10 +142,13 @@ class Config:
         for key in self.keys:
             if key.dev and not self.dev:
                 raise ConfigError("key %r is a development key; it is accepted only with --dev" % key.name)
+            where = "set it in the file or SOA_GATEWAY_KEY_%s" % key.name.upper()
             if not key.secret:
-                raise ConfigError("key %r has no secret (set it in the file or SOA_GATEWAY_KEY_%s)" % (key.name, key.name.upper()))
-            if len(key.secret) < 8 and not self.dev:
-                raise ConfigError("key %r is shorter than 8 characters" % key.name)
+                raise ConfigError("key %r has no secret (%s)" % (key.name, where))
+            if key.secret in PLACEHOLDER_SECRETS:
+                raise ConfigError("key %r has the example config's placeholder secret; %s to a random one" % (key.name, where))
+            if len(key.secret) < MIN_SECRET:
+                raise ConfigError("key %r: its secret is shorter than %d characters (%s)" % (key.name, MIN_SECRET, where))
             unknown = set(key.rights) - set(RIGHTS)
             if unknown:
                 raise ConfigError("key %r has unknown rights %s" % (key.name, sorted(unknown)))
@@ -114,11 +170,7 @@ class Config:
     def eviction(self):
         from zk.evictor import EvictionSettings
 
-        section = self.section("eviction")
-        try:
-            return EvictionSettings(**{k: float(v) for k, v in section.items()})
-        except TypeError as exc:
-            raise ConfigError("[eviction]: %s" % exc) from None
+        return EvictionSettings(**self.section("eviction"))
 
 
 def _bool(value):
@@ -128,7 +180,7 @@ def _bool(value):
         return True
     if str(value).lower() in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError("not a boolean: %r" % value)
+    raise ConfigError("must be true or false, not %r" % (value,))
 
 
 _GATEWAY_TYPES = {
@@ -138,13 +190,48 @@ _GATEWAY_TYPES = {
     "bind": str,
     "advertise": str,
     "access_log": str,
-    "workers": int,
-    "op_timeout": float,
+    "workers": Number(int, least=1),
+    "op_timeout": SECONDS,
 }
-_ZKIDC_TYPES = {"hosts": str, "session_timeout": float, "auth": str, "acl": _bool, "recursive_watches": _bool}
+_ZKIDC_TYPES = {"hosts": str, "session_timeout": SECONDS, "auth": str, "acl": _bool, "recursive_watches": _bool}
+
+
+def _checked(where, values, types):
+    """``values`` converted by ``types``; a ConfigError names the setting that is wrong."""
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ConfigError("%s: unknown setting(s) %s; known: %s" % (where, ", ".join(unknown), ", ".join(types)))
+    checked = {}
+    for name, value in values.items():
+        try:
+            checked[name] = types[name](value)
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ConfigError("%s %s %s" % (where, name, exc)) from None
+    return checked
+
+
+def _gunicorn(values):
+    """[gunicorn]: names gunicorn knows, values its validators take."""
+    from gunicorn.config import Config as GunicornConfig
+
+    settings = GunicornConfig()
+    for name, value in values.items():
+        if name not in settings.settings:
+            raise ConfigError("[gunicorn] %s is not a gunicorn setting" % name)
+        try:
+            settings.set(name, value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError("[gunicorn] %s: %s" % (name, exc)) from None
+    return values
+
+
+_KEY_SETTINGS = ("secret", "rights", "zkidcs", "services", "dev")
 
 
 def _key(name, doc):
+    unknown = sorted(set(doc) - set(_KEY_SETTINGS))
+    if unknown:
+        raise ConfigError("[keys.%s]: unknown setting(s) %s; known: %s" % (name, ", ".join(unknown), ", ".join(_KEY_SETTINGS)))
     return KeyConfig(
         name=name,
         secret=str(doc.get("secret", "")),
@@ -163,10 +250,7 @@ def from_dict(doc, environ=None, dev=False):
         env = environ.get("SOA_GATEWAY_" + name.upper())
         if env is not None:
             gateway[name] = env
-    try:
-        gateway = {k: _GATEWAY_TYPES[k](v) for k, v in gateway.items() if k in _GATEWAY_TYPES}
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("[gateway]: %s" % exc) from None
+    gateway = _checked("[gateway]", gateway, _GATEWAY_TYPES)
     zkidcs = {}
     for name, section in doc.get("zkidc", {}).items():
         values = dict(section)
@@ -176,22 +260,28 @@ def from_dict(doc, environ=None, dev=False):
                 values[setting] = env
         if "hosts" not in values:
             raise ConfigError("[zkidc.%s] needs hosts" % name)
-        try:
-            zkidcs[name] = ZkidcConfig(name, **{k: _ZKIDC_TYPES[k](v) for k, v in values.items() if k in _ZKIDC_TYPES})
-        except (TypeError, ValueError) as exc:
-            raise ConfigError("[zkidc.%s]: %s" % (name, exc)) from None
+        zkidcs[name] = ZkidcConfig(name, **_checked("[zkidc.%s]" % name, values, _ZKIDC_TYPES))
     keys = []
     for name, section in doc.get("keys", {}).items():
         key = _key(name, section)
         secret = environ.get("SOA_GATEWAY_KEY_" + name.upper())
         keys.append(replace(key, secret=secret) if secret else key)
     known = {"gateway", "zkidc", "keys"}
-    extra = {k: dict(v) for k, v in doc.items() if k not in known and isinstance(v, dict)}
-    for section in SECTIONS:
+    unknown = sorted(set(doc) - known - set(SECTIONS))
+    if unknown:
+        raise ConfigError("unknown section(s) %s; known: %s" % (", ".join(unknown), ", ".join([*known, *SECTIONS])))
+    extra = {}
+    for section, types in SECTIONS.items():
+        values = doc.get(section, {})
+        if not isinstance(values, dict):
+            raise ConfigError("[%s] must be a section of settings" % section)
+        values = dict(values)
         prefix = "SOA_GATEWAY_%s_" % section.upper()
         for name, value in environ.items():
             if name.startswith(prefix) and len(name) > len(prefix):
-                extra.setdefault(section, {})[name[len(prefix):].lower()] = value
+                values[name[len(prefix):].lower()] = value
+        if values:
+            extra[section] = _gunicorn(values) if types is None else _checked("[%s]" % section, values, types)
     default = gateway.pop("default_zkidc", next(iter(zkidcs), ""))
     return Config(zkidcs=zkidcs, default_zkidc=default, keys=tuple(keys), dev=dev, extra=extra, **gateway).validate()
 

@@ -8,12 +8,12 @@ import logging
 from dataclasses import dataclass
 
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from zk import errors as zk
 
 from .keys import Forbidden, Unauthorized
-from .params import BadRequest
+from .params import MAX_BODY, BadRequest
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +60,22 @@ def describe(error):
         if isinstance(error, kind):
             return Problem(status, error.message, error)
     if isinstance(error, HTTPException):
-        message = error.description or error.name
-        if error.code == 405 and getattr(error, "valid_methods", None):
-            message = "method %s is not allowed here: use %s" % (
-                _method(),
-                " or ".join(m for m in error.valid_methods if m not in ("HEAD", "OPTIONS")),
-            )
-        return Problem(error.code or 500, message, error)
+        return Problem(error.code or 500, _http_message(error), error)
     log.exception("unexpected error", exc_info=error)
     return Problem(500, "internal error", error)
 
 
-def _method():
+def _http_message(error):
+    """Werkzeug's errors in a plain sentence of ours, not its prose for browsers."""
     from flask import request
 
-    return request.method
+    if isinstance(error, NotFound):
+        return "no endpoint %s %s" % (request.method, request.path[:256])
+    if isinstance(error, RequestEntityTooLarge):
+        return "request body is larger than the limit of %d bytes (1 MiB)" % MAX_BODY
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        return "method %s is not allowed here: use %s" % (
+            request.method,
+            " or ".join(m for m in error.valid_methods if m not in ("HEAD", "OPTIONS")),
+        )
+    return error.description or error.name

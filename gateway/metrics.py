@@ -61,6 +61,12 @@ class _Live:
         stale = GaugeMetricFamily("soa_gateway_cache_stale", "1 while the cache may be behind ZooKeeper", labels=["zkidc"])
         owned = GaugeMetricFamily("soa_gateway_owned_members", "Ephemeral members this process owns", labels=["zkidc"])
         pollers = GaugeMetricFamily("soa_gateway_waiting_pollers", "Long polls waiting for a change", labels=["zkidc"])
+        load_seconds = GaugeMetricFamily(
+            "soa_gateway_cache_load_seconds", "Seconds the last load or resync of the services cache took", labels=["zkidc", "kind"]
+        )
+        groups_read = GaugeMetricFamily(
+            "soa_gateway_cache_groups_read", "Services read by the last load or resync (a resync skips the unchanged)", labels=["zkidc", "kind"]
+        )
         counters = {
             name: CounterMetricFamily("soa_gateway_" + name, text, labels=["zkidc"])
             for name, text in (
@@ -79,12 +85,16 @@ class _Live:
                 groups = catalog.tree.groups()
                 services.add_metric([name], len(groups))
                 members.add_metric([name], sum(len(group.leaves) for group in groups.values()))
+            last = catalog.tree.last_load
+            if last is not None:
+                load_seconds.add_metric([name, last.kind], last.seconds)
+                groups_read.add_metric([name, last.kind], last.read)
             owned.add_metric([name], catalog.instances.owned)
             pollers.add_metric([name], catalog.changes.waiting)
             figures = {**catalog.instances.counters, **catalog.evictor.counters}
             for counter_name, family in counters.items():
                 family.add_metric([name], figures.get(counter_name, 0))
-        yield from (connected, stale, services, members, owned, pollers, *counters.values())
+        yield from (connected, stale, services, members, owned, pollers, load_seconds, groups_read, *counters.values())
 
 
 @blueprint.get("/metrics")

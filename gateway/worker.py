@@ -8,12 +8,26 @@ holds the header block back and sends it with the first body bytes. Nothing
 else changes; a response without a body sends its headers when it ends.
 
 It also formats the Date header once a second instead of once a response
-(``email.utils.formatdate`` cost a woken long poll about 30 us).
+(``email.utils.formatdate`` cost a woken long poll about 30 us), answers a
+request line over ``limit_request_line`` in the dialect its path names
+(gunicorn answers an HTML page), and closes the connection after refusing a
+body over the limit unread (gunicorn would read it all to reach the next
+request).
 """
+import logging
 import time
 
 from gunicorn import util
+from gunicorn.http import parser as http_parser
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.http.message import Request
 from gunicorn.workers.ggevent import GeventWorker
+from werkzeug.exceptions import RequestURITooLarge
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from .params import MAX_BODY, REFUSED
+
+log = logging.getLogger(__name__)
 
 _stock_http_date = util.http_date
 _date = [0, ""]  # [second, its Date header value]
@@ -58,12 +72,66 @@ class _OneSend:
         return getattr(self._sock, name)
 
 
+class _Request(Request):
+    """gunicorn's request, keeping its first bytes for the answer to a
+    request line too long to parse (which dialect does its path name?)."""
+
+    _soa_head = b""
+
+    def read_into(self, unreader, buf, stop=False):
+        super().read_into(unreader, buf, stop)
+        if not self._soa_head:
+            self._soa_head = bytes(buf[:512])
+
+    def parse(self, unreader):
+        try:
+            return super().parse(unreader)
+        except LimitRequestLine as exc:
+            exc.soa_head = self._soa_head
+            raise
+
+
+def _refused_environ(head, error):
+    """A WSGI environ for the method and path that ``head`` starts with,
+    carrying ``error`` for the app to answer (see gateway/app.py)."""
+    method, _, rest = head.partition(b" ")
+    path = rest.split(b" ", 1)[0].split(b"?", 1)[0]
+    method = method.decode("latin-1") if method.isalpha() else "GET"
+    path = path.decode("latin-1") if path.startswith(b"/") else "/"
+    environ = EnvironBuilder(path=path, method=method).get_environ()
+    environ[REFUSED] = error
+    return environ
+
+
 class GatewayWorker(GeventWorker):
     def init_process(self):
         util.http_date = http_date  # every response of this worker process
+        http_parser.RequestParser.mesg_class = _Request
         super().init_process()
 
+    def handle_error(self, req, client, addr, exc):
+        if isinstance(exc, LimitRequestLine):
+            limit = self.cfg.limit_request_line
+            error = RequestURITooLarge("request line is longer than the limit of %d bytes" % limit)
+            try:
+                client.sendall(self._answer(_refused_environ(getattr(exc, "soa_head", b""), error)))
+                return
+            except Exception:  # noqa: BLE001 - gunicorn's own answer then
+                log.exception("could not answer a request line over the limit in its dialect")
+        super().handle_error(req, client, addr, exc)
+
+    def _answer(self, environ):
+        """The app's whole answer to ``environ`` as bytes on a connection that then closes."""
+        body, status, headers = run_wsgi_app(self.wsgi, environ, buffered=True)
+        body = b"".join(body)
+        lines = ["HTTP/1.1 " + status]
+        lines += ["%s: %s" % (k, v) for k, v in headers.items() if k.lower() not in ("connection", "content-length")]
+        lines += ["Date: " + http_date(), "Content-Length: %d" % len(body), "Connection: close", "", ""]
+        return "\r\n".join(lines).encode("latin-1") + body
+
     def handle_request(self, listener_name, req, sock, addr):
+        if getattr(req.body.reader, "length", 0) > MAX_BODY:
+            req.must_close = True  # the app refuses the body unread: close, do not drain it
         writer = _OneSend(sock)
         try:
             return super().handle_request(listener_name, req, writer, addr)

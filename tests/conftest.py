@@ -11,7 +11,7 @@ from gateway.config import from_dict
 from zk.server import ZooKeeperServer
 
 KEYS = {
-    "ops": {"secret": "ops-secret-0001", "rights": ["read", "write", "delete"]},
+    "ops": {"secret": "ops-secret-00001", "rights": ["read", "write", "delete"]},
     "reader": {"secret": "reader-secret-01", "rights": ["read"]},
     "writer": {"secret": "writer-secret-01", "rights": ["read", "write"]},
     "qaonly": {"secret": "qaonly-secret-01", "rights": ["read", "write", "delete"], "zkidcs": ["qa"]},

@@ -5,12 +5,13 @@ dialect's own envelope, and nothing is written (the znode trees of every
 zkidc are the same before and after)."""
 import http.client
 import json
+import socket
 import urllib.parse
 
 import pytest
 
 from tests.conftest import OPS
-from tests.fault_helpers import call, registry_state
+from tests.fault_helpers import Answer, call, registry_state
 
 MiB = 1 << 20
 ADMIN = {"key": OPS}
@@ -90,6 +91,20 @@ case("polaris metadata value 5000", "polaris", "PUT", "/naming/v1/services", hea
 case("polaris comment 2000", "polaris", "PUT", "/naming/v1/services", headers=POLARIS,
      body=[{"name": "polaris.svc", "comment": "c" * 2000}])
 
+# -- lone surrogates (JSON's "\ud800"): no UTF-8 writer can store one ---------------------------
+case("discovery metadata lone surrogate", "discovery", "POST", "/discovery/register",
+     form={**REGISTER, "metadata": '{"k": "\\ud800"}'})
+case("discovery json lone surrogate", "discovery", "POST", "/discovery/register",
+     **raw_json(json.dumps({**REGISTER, "color": "\udfff"})))
+case("admin json lone surrogate", "admin", "POST", "/addservice", params=ADMIN,
+     **raw_json('{"destName": "s.svc", "note": "\\udc00"}'))
+case("polaris comment lone surrogate", "polaris", "PUT", "/naming/v1/services", headers=POLARIS,
+     **raw_json('[{"name": "polaris.svc", "comment": "a\\ud800b"}]'))
+case("polaris metadata key lone surrogate", "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+     **raw_json('[{"name": "s.svc", "metadata": {"\\ud800": "v"}}]'))
+case("instance lone surrogate", "instance", "POST", "/api/instance", headers=INSTANCE,
+     **raw_json('{"serviceName": "demo.svc", "ip": "10.0.0.1", "port": 80, "metadata": {"k": "\\ud800"}}'))
+
 # -- names: unicode and path tricks -------------------------------------------------------------
 for n, name in enumerate(names_cases()):
     case("admin addservice name %d" % n, "admin", "POST", "/addservice", params={**ADMIN, "destName": name})
@@ -137,6 +152,22 @@ case("instance duplicate json key", "instance", "POST", "/api/instance", headers
 case("instance deregister duplicate json key", "instance", "DELETE", "/api/instance", headers=INSTANCE,
      **raw_json('{"serviceName": "demo.svc", "ip": "10.0.0.3", "ip": "10.0.0.4", "port": 8080}'))
 
+# -- NaN and Infinity: not JSON, and a member holding one is dropped by Jackson-based readers ----------
+for n, number in enumerate(("NaN", "Infinity", "-Infinity", "1e999")):
+    case("admin json %s" % number, "admin", "POST", "/addservice", params=ADMIN,
+         **raw_json('{"destName": "nan%d.svc", "pad": %s}' % (n, number)))
+    case("discovery json %s" % number, "discovery", "POST", "/discovery/register",
+         **raw_json('{"zone": "z1", "env": "uat", "appid": "nan%d.svc", "hostname": "h", "addrs": "http://10.0.0.1:80", '
+                    '"status": 1, "key": "%s", "pad": %s}' % (n, OPS, number)))
+    case("discovery metadata %s" % number, "discovery", "POST", "/discovery/register",
+         form={**REGISTER, "appid": "nan%d.svc" % n, "metadata": '{"weight": %s}' % number})
+    case("polaris create %s" % number, "polaris", "POST", "/naming/v1/services", headers=POLARIS,
+         **raw_json('[{"name": "nan%d.svc", "metadata": {"k": "v"}, "pad": %s}]' % (n, number)))
+    case("polaris discover %s" % number, "polaris", "POST", "/v1/Discover", headers=POLARIS,
+         **raw_json('{"type": 1, "service": {"name": "polaris.svc"}, "pad": %s}' % number))
+    case("instance json %s" % number, "instance", "POST", "/api/instance", headers=INSTANCE,
+         **raw_json('{"serviceName": "nan%d.svc", "ip": "10.0.0.1", "port": 80, "weight": %s}' % (n, number)))
+
 # -- plain malformed bodies ---------------------------------------------------------------------------
 for dialect, method, path, headers in (
     ("admin", "POST", "/addservice?key=" + OPS, {}),
@@ -171,10 +202,10 @@ def gw(own_gateway):
 def client_error(dialect, answer):
     """A client error in the dialect's envelope, with a message and no traceback."""
     assert b"Traceback" not in answer.body and b"<html" not in answer.body.lower()
-    if dialect == "discovery":
-        assert (answer.status, answer.content_type) == (200, "application/json")
+    if dialect == "discovery":  # HTTP 200, but 413 for what is too large to take
+        assert answer.content_type == "application/json"
         doc = answer.json
-        assert doc["code"] in (-400, -404) and doc["message"] and doc["ttl"] == 1
+        assert (answer.status, doc["code"]) in ((200, -400), (200, -404), (413, -413)) and doc["message"] and doc["ttl"] == 1
         return doc["message"]
     assert 400 <= answer.status < 500
     if dialect == "admin":
@@ -199,9 +230,12 @@ def test_bad_input_is_a_clear_client_error_and_writes_nothing(gw, zk, prefix, di
     assert registry_state(zk, prefix) == before
 
 
-@pytest.mark.parametrize("name", ["too-deep", "duplicate", "too-large"])
+@pytest.mark.parametrize("name", ["too-deep", "duplicate", "too-large", "surrogate"])
 def test_the_messages_say_what_is_wrong(gw, name):
-    if name == "too-deep":
+    if name == "surrogate":
+        answer = call(gw.url, "POST", "/discovery/register", form={**REGISTER, "metadata": '{"k": "\\ud800"}'})
+        assert answer.json["code"] == -400 and 'lone surrogate "\\ud800"' in answer.json["message"]
+    elif name == "too-deep":
         answer = call(gw.url, "POST", "/api/instance", headers={**INSTANCE, "Content-Type": "application/json"},
                       body=('{"a": %s}' % deep(40)).encode())
         assert answer.status == 400 and "nests deeper than" in answer.text
@@ -210,7 +244,7 @@ def test_the_messages_say_what_is_wrong(gw, name):
         assert answer.status == 400 and "destName" in answer.json["reason"] and "different values" in answer.json["reason"]
     else:
         answer = call(gw.url, "POST", "/discovery/register", form={**REGISTER, "addrs": "a" * (700 << 10) + "://10.0.0.9:80"})
-        assert answer.json["code"] == -400 and "too large" in answer.json["message"]
+        assert (answer.status, answer.json["code"]) == (413, -413) and "too large" in answer.json["message"]
 
 
 def _chunked(url, path, body, headers):
@@ -255,3 +289,72 @@ def test_a_fetch_of_many_appids_fits_in_one_request_line(gw):
     assert 6000 < len(query) < 8000
     answer = call(gw.url, "GET", "/discovery/polls?env=uat&key=%s&%s" % (OPS, query))
     assert answer.status == 200 and answer.json["code"] == 0 and list(answer.json["data"]) == ["demo.svc"]
+
+
+# -- refused before reading: bodies over 1 MiB, request lines over the limit, unknown paths ------------
+
+# dialect -> (a path of it, how its envelope looks: HTTP status -> its code)
+DIALECTS = {
+    "admin": ("/addservice", lambda status: 0),
+    "discovery": ("/discovery/register", lambda status: -status),
+    "polaris": ("/naming/v1/services", lambda status: status * 1000),
+    "instance": ("/api/instance", None),  # plain text
+}
+
+
+def _envelope(dialect, answer):
+    """(HTTP status, code, message) of an answer in ``dialect``'s own shape."""
+    assert b"<html" not in answer.body.lower() and b"Traceback" not in answer.body
+    if dialect == "instance":
+        assert answer.content_type == "text/plain"
+        return answer.status, None, answer.text
+    assert answer.content_type == "application/json"
+    doc = answer.json
+    message = {"admin": "reason", "discovery": "message", "polaris": "info"}[dialect]
+    return answer.status, doc["code"], doc[message]
+
+
+def _raw(url, head):
+    """Send a request head (no body) and read the answer until the server closes."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as conn:
+        conn.sendall(head)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return Answer(int(lines[0].split()[1]), headers, body, 0.0)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_body_over_1_mib_is_413_in_the_dialect_answered_unread(gw, zk, prefix, dialect):
+    """Only the head is sent: the answer comes from Content-Length alone, and
+    the connection is closed rather than the body read."""
+    path, code_of = DIALECTS[dialect]
+    before = registry_state(zk, prefix)
+    head = ("POST %s?key=%s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nX-Api-Key: %s\r\n"
+            "X-Polaris-Token: %s\r\nContent-Length: %d\r\n\r\n" % (path, OPS, OPS, OPS, 2 * MiB)).encode()
+    status, code, message = _envelope(dialect, _raw(gw.url, head))
+    assert status == 413 and (code_of is None or code == code_of(413)), message
+    assert "1048576 bytes" in message
+    assert registry_state(zk, prefix) == before
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_request_line_over_the_limit_is_414_in_the_dialect(gw, dialect):
+    path, code_of = DIALECTS[dialect]
+    answer = call(gw.url, "GET", path + "?pad=" + "x" * 9000)
+    status, code, message = _envelope(dialect, answer)
+    assert status == 414 and (code_of is None or code == code_of(414)), message
+    assert "8190 bytes" in message
+    assert call(gw.url, "GET", "/readyz").status == 200
+
+
+@pytest.mark.parametrize("dialect, path", [("admin", "/nope"), ("discovery", "/discovery/nope"),
+                                           ("polaris", "/naming/v1/nope"), ("instance", "/api/instance/nope")])
+def test_an_unknown_path_gets_a_plain_message_in_the_dialect(gw, dialect, path):
+    status, _, message = _envelope(dialect, call(gw.url, "GET", path, headers={"X-Api-Key": OPS}))
+    assert status in (200, 400, 404)
+    assert message.endswith("no endpoint GET %s" % path) and "browser" not in message and "manually" not in message

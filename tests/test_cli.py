@@ -93,13 +93,20 @@ def test_dev_zookeeper_dies_with_a_killed_gateway(tmp_path):
     eventually(lambda: stray_java_processes(data_dir) == [], timeout=10)
 
 
-def test_config_mode_refuses_a_broken_config_clearly(tmp_path):
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[gateway]\ndefault_zkidc = "nope"\n[zkidc.qa]\nhosts = "127.0.0.1:1"\n', "default_zkidc 'nope' is not a configured zkidc"),
+        ('[zkidc.qa]\nhosts = "127.0.0.1:1"\n[eviction]\ninterval = "abc"\n', "[eviction] interval must be a number, not 'abc'"),
+    ],
+)
+def test_config_mode_refuses_a_broken_config_clearly_before_any_worker_starts(tmp_path, text, words):
     path = tmp_path / "gateway.toml"
-    path.write_text('[gateway]\ndefault_zkidc = "nope"\n[zkidc.qa]\nhosts = "127.0.0.1:1"\n')
+    path.write_text(text)
     result = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(path)], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
-    assert "default_zkidc 'nope' is not a configured zkidc" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr and "Booting worker" not in result.stderr
 
 
 def test_a_busy_port_fails_at_once_naming_bind_and_its_variable(tmp_path):

@@ -35,21 +35,35 @@ def test_decode_never_raises_on_foreign_data(data):
     assert codec.decode(data) is None
 
 
-def test_decode_is_lenient_with_what_other_writers_do():
-    assert codec.decode(b"10.0.0.1:80") == codec.Member("10.0.0.1", 80)
+def test_decode_is_lenient_with_what_other_writers_do_but_routes_as_serverset_readers():
+    plain = codec.decode(b"10.0.0.1:80")
+    assert (plain.host, plain.port, plain.status, plain.alive) == ("10.0.0.1", 80, None, False)
     odd = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "WEIRD", "metadata": {"w": 10}, "shard": "x"}')
-    assert (odd.port, odd.status, odd.metadata, odd.shard) == (81, "UNKNOWN", {"w": "10"}, None)
-    assert codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}}').status == codec.ALIVE
+    assert (odd.port, odd.status, odd.metadata, odd.shard, odd.alive) == (81, "WEIRD", {"w": "10"}, None, False)
+    string_port = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "ALIVE"}')
+    assert (string_port.port, string_port.status, string_port.alive) == (81, "ALIVE", False)
+    silent = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}}')
+    assert (silent.status, silent.alive) == (None, False)
+    assert codec.decode(b'{"serviceEndpoint": {"host": "h", "port": 1}, "status": "ALIVE"}').alive
 
 
-@pytest.mark.parametrize("host", ["10.0.0.1", "::1", "fe80::1", "a.example.com", "localhost", "svc_1.internal"])
-def test_valid_hosts(host):
-    assert codec.valid_host(host)
+@pytest.mark.parametrize(
+    "host, spelled",
+    [("10.0.0.1", "10.0.0.1"), ("::1", "::1"), ("fe80:0::0001", "fe80::1"), ("a.example.com", "a.example.com"),
+     ("localhost", "localhost"), ("svc-1.internal", "svc-1.internal"), ("1a.example.", "1a.example.")],
+)
+def test_valid_hosts(host, spelled):
+    assert codec.check_host(host) == spelled
 
 
-@pytest.mark.parametrize("host", ["", "a b", "-a.com", "a..b", "x" * 300, "http://a", "a/b", "10.0.0.1:80"])
+@pytest.mark.parametrize(
+    "host",
+    ["", None, "a b", "-a.com", "a-.com", "a..b", "x" * 300, "a" * 64 + ".com", "http://a", "a/b", "10.0.0.1:80",
+     "svc_1.internal", "my_host", "10.0.0.256", "1.2.3", "123", "\ud800.com"],
+)
 def test_invalid_hosts(host):
-    assert not codec.valid_host(host)
+    with pytest.raises(InvalidName):
+        codec.check_host(host)
 
 
 @pytest.mark.parametrize("name", ["ip2city.http", "a", "A-Z_0.9:x", "x" * 128])
@@ -73,3 +87,19 @@ def test_layout_keeps_bookkeeping_beside_the_services():
         layout.member("a", "../../zookeeper")
     with pytest.raises(ValueError):
         Layout("/")
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_members_and_attributes_are_never_written_with_nan_or_infinity(number):
+    with pytest.raises(ValueError):
+        codec.encode(codec.Member("10.0.0.1", 80, instance={"weight": number}))
+    with pytest.raises(ValueError):
+        codec.encode_attributes({"ports": number})
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_member_holding_nan_or_infinity_is_unreadable_as_for_jackson(number):
+    data = ('{"serviceEndpoint": {"host": "10.0.0.1", "port": 80}, "additionalEndpoints": {}, '
+            '"status": "ALIVE", "instance": {"weight": %s}}' % number).encode()
+    assert codec.decode(data) is None
+    assert codec.decode_attributes(('{"ports": %s}' % number).encode()) == {}

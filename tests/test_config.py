@@ -7,7 +7,7 @@ from gateway.testing import to_toml
 DOC = {
     "gateway": {"default_zkidc": "yz", "anonymous_read": True},
     "zkidc": {"qa": {"hosts": "zk1:2181/qa"}, "yz": {"hosts": "zk2:2181", "session_timeout": 15, "auth": "digest:gw:pw"}},
-    "keys": {"ops": {"secret": "file-secret-123", "rights": ["read", "write"], "zkidcs": ["qa"], "services": ["ip2city*"]}},
+    "keys": {"ops": {"secret": "file-secret-12345", "rights": ["read", "write"], "zkidcs": ["qa"], "services": ["ip2city*"]}},
     "discovery": {"ttl": 90},
 }
 
@@ -36,7 +36,7 @@ def test_environment_wins(tmp_path):
         "SOA_GATEWAY_ANONYMOUS_READ": "false",
         "SOA_GATEWAY_ZKIDC_QA_HOSTS": "zk9:2181/qa",
         "SOA_GATEWAY_ZKIDC_QA_RECURSIVE_WATCHES": "false",
-        "SOA_GATEWAY_KEY_OPS": "env-secret-456",
+        "SOA_GATEWAY_KEY_OPS": "env-secret-456789",
         "SOA_GATEWAY_OP_TIMEOUT": "0.75",
         "SOA_GATEWAY_DISCOVERY_TTL": "60",
         "SOA_GATEWAY_EVICTION_INTERVAL": "2.5",
@@ -44,14 +44,14 @@ def test_environment_wins(tmp_path):
     config = configuration.load(write(tmp_path, DOC), environ=environ)
     assert config.default_zkidc == "qa" and config.anonymous_read is False and config.op_timeout == 0.75
     assert config.zkidcs["qa"].hosts == "zk9:2181/qa" and config.zkidcs["qa"].recursive_watches is False
-    assert config.keys[0].secret == "env-secret-456"
-    assert config.section("discovery") == {"ttl": "60"}
+    assert config.keys[0].secret == "env-secret-456789"
+    assert config.section("discovery") == {"ttl": 60.0}
     assert config.eviction().interval == 2.5
 
 
 def test_secrets_are_not_in_reprs(tmp_path):
     config = configuration.load(write(tmp_path, DOC), environ={})
-    assert "file-secret-123" not in repr(config)
+    assert "file-secret-12345" not in repr(config)
 
 
 @pytest.mark.parametrize(
@@ -60,10 +60,29 @@ def test_secrets_are_not_in_reprs(tmp_path):
         ({"gateway": {"default_zkidc": "zz"}}, "default_zkidc"),
         ({"zkidc": {}}, "no [zkidc"),
         ({"zkidc": {"qa": {"session_timeout": 3}}}, "needs hosts"),
-        ({"keys": {"k": {"secret": "short"}}}, "shorter than 8"),
-        ({"keys": {"k": {"secret": "long-enough-1", "rights": ["admin"]}}}, "unknown rights"),
-        ({"keys": {"k": {"secret": "long-enough-1", "dev": True}}}, "only with --dev"),
-        ({"gateway": {"workers": "many"}}, "[gateway]"),
+        ({"keys": {"k": {"secret": "long-enough-secret", "rights": ["admin"]}}}, "unknown rights"),
+        ({"keys": {"k": {"secret": "long-enough-secret", "dev": True}}}, "only with --dev"),
+        ({"keys": {"k": {"secret": "long-enough-secret", "right": ["read"]}}}, "[keys.k]: unknown setting(s) right"),
+        ({"gateway": {"workers": "many"}}, "[gateway] workers must be a number, not 'many'"),
+        ({"gateway": {"workers": 0}}, "[gateway] workers must be 1 or more"),
+        ({"gateway": {"workers": 1.5}}, "[gateway] workers must be a whole number"),
+        ({"gateway": {"op_timeout": float("inf")}}, "[gateway] op_timeout must be a finite number"),
+        ({"gateway": {"bnid": "0.0.0.0:9090"}}, "[gateway]: unknown setting(s) bnid"),
+        ({"zkidc": {"qa": {"hosts": "zk1:2181", "session_timeout": -1}}}, "[zkidc.qa] session_timeout must be more than 0"),
+        ({"zkidc": {"qa": {"hosts": "zk1:2181", "acl": "maybe"}}}, "[zkidc.qa] acl must be true or false"),
+        ({"eviction": {"interval": "abc"}}, "[eviction] interval must be a number, not 'abc'"),
+        ({"eviction": {"interval": -1}}, "[eviction] interval must be more than 0, not -1"),
+        ({"eviction": {"threshold": 1.5}}, "[eviction] threshold must be 1 at most"),
+        ({"eviction": {"max_fraction": 0}}, "[eviction] max_fraction must be more than 0"),
+        ({"eviction": {"min_instances": -2}}, "[eviction] min_instances must be 0 or more"),
+        ({"eviction": {"intervall": 5}}, "[eviction]: unknown setting(s) intervall"),
+        ({"discovery": {"ttl": float("nan")}}, "[discovery] ttl must be a finite number"),
+        ({"instance": {"unhealthy_after": float("inf")}}, "[instance] unhealthy_after must be a finite number"),
+        ({"instance": {"remove_after": float("nan")}}, "[instance] remove_after must be a finite number"),
+        ({"instance": {"beat_interval": True}}, "[instance] beat_interval must be a number"),
+        ({"gunicorn": {"graceful_timeout": -1}}, "[gunicorn] graceful_timeout"),
+        ({"gunicorn": {"gracefull_timeout": 35}}, "[gunicorn] gracefull_timeout is not a gunicorn setting"),
+        ({"evicton": {"interval": 5}}, "unknown section(s) evicton"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, change, words):
@@ -71,6 +90,53 @@ def test_bad_configs_are_refused_clearly(tmp_path, change, words):
     with pytest.raises(configuration.ConfigError) as error:
         configuration.load(write(tmp_path, doc), environ={})
     assert words in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("SOA_GATEWAY_EVICTION_INTERVAL", "abc", "[eviction] interval must be a number"),
+        ("SOA_GATEWAY_EVICTION_INTERVAL", "-1", "[eviction] interval must be more than 0"),
+        ("SOA_GATEWAY_INSTANCE_REMOVE_AFTER", "inf", "[instance] remove_after must be a finite number"),
+        ("SOA_GATEWAY_INSTANCE_UNHEALTHY_AFTER", "nan", "[instance] unhealthy_after must be a finite number"),
+        ("SOA_GATEWAY_DISCOVERY_POLL_TIMEOUT", "0", "[discovery] poll_timeout must be more than 0"),
+        ("SOA_GATEWAY_WORKERS", "-3", "[gateway] workers must be 1 or more"),
+        ("SOA_GATEWAY_ZKIDC_QA_SESSION_TIMEOUT", "nan", "[zkidc.qa] session_timeout must be a finite number"),
+        ("SOA_GATEWAY_GUNICORN_TIMEOUT", "soon", "[gunicorn] timeout"),
+    ],
+)
+def test_environment_overrides_are_checked_the_same_way(tmp_path, name, value, words):
+    with pytest.raises(configuration.ConfigError) as error:
+        configuration.load(write(tmp_path, DOC), environ={name: value})
+    assert words in str(error.value)
+
+
+def test_checked_sections_reach_their_parts_as_numbers(tmp_path):
+    environ = {"SOA_GATEWAY_INSTANCE_REMOVE_AFTER": "30", "SOA_GATEWAY_EVICTION_MIN_INSTANCES": "4"}
+    doc = {**DOC, "instance": {"unhealthy_after": 12}}
+    config = configuration.load(write(tmp_path, doc), environ=environ)
+    assert config.section("instance") == {"unhealthy_after": 12.0, "remove_after": 30.0}
+    assert config.section("discovery") == {"ttl": 90.0}
+    assert config.eviction().min_instances == 4
+
+
+@pytest.mark.parametrize(
+    "secret, words",
+    [
+        ("replace-with-a-long-random-secret", "placeholder"),
+        ("fifteen-chars15", "shorter than 16 characters"),
+        ("short", "shorter than 16 characters"),
+    ],
+)
+def test_placeholder_and_short_secrets_are_refused(tmp_path, secret, words):
+    doc = {**DOC, "keys": {"ip2city": {"secret": secret}}}
+    with pytest.raises(configuration.ConfigError) as error:
+        configuration.load(write(tmp_path, doc), environ={})
+    assert "'ip2city'" in str(error.value) and words in str(error.value)
+    assert "SOA_GATEWAY_KEY_IP2CITY" in str(error.value)
+    with pytest.raises(configuration.ConfigError):  # the same from the environment
+        configuration.load(write(tmp_path, DOC), environ={"SOA_GATEWAY_KEY_OPS": secret})
+    configuration.load(write(tmp_path, doc), environ={"SOA_GATEWAY_KEY_IP2CITY": "a-random-secret-of-24ch"})
 
 
 def test_unreadable_files_are_config_errors(tmp_path):
@@ -86,5 +152,6 @@ def test_example_config_in_deploy_is_valid():
     import pathlib
 
     example = pathlib.Path(__file__).parent.parent / "deploy" / "gateway.example.toml"
-    config = configuration.load(str(example), environ={"SOA_GATEWAY_KEY_OPS": "ops-secret-from-env"})
+    environ = {"SOA_GATEWAY_KEY_OPS": "ops-secret-from-env", "SOA_GATEWAY_KEY_IP2CITY": "ip2city-secret-from-env"}
+    config = configuration.load(str(example), environ=environ)
     assert set(config.zkidcs) == {"qa", "yz", "g1"}

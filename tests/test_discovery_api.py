@@ -259,8 +259,9 @@ def test_routing_errors_answer_in_the_envelope(client):
     assert wrong_method.status_code == 200 and wrong_method.json["code"] == -400 and "POST" in wrong_method.json["message"]
     missing = client.get("/discovery/nothing")
     assert missing.status_code == 200 and missing.json["code"] == -404
-    big = client.post("/discovery/register", data={"metadata": "x" * (2 << 20)})
-    assert big.status_code == 200 and big.json["code"] == -400
+    assert missing.json["message"] == "no endpoint GET /discovery/nothing"
+    big = client.post("/discovery/register", data={"metadata": "x" * (2 << 20)})  # too large to take: HTTP says so too
+    assert big.status_code == 413 and big.json["code"] == -413 and "1048576 bytes" in big.json["message"]
 
 
 def test_nodes_lists_this_replica(zk_server, chroot):
@@ -277,9 +278,9 @@ def test_nodes_lists_this_replica(zk_server, chroot):
 
 def test_discovery_section_is_checked(zk_server, chroot):
     with pytest.raises(ConfigError, match="poll_timeout"):
-        create_app(make_config(zk_server.hosts, chroot, sections={"discovery": {"poll_timeout": "soon"}}), start=False)
+        make_config(zk_server.hosts, chroot, sections={"discovery": {"poll_timeout": "soon"}})
     with pytest.raises(ConfigError, match="unknown"):
-        create_app(make_config(zk_server.hosts, chroot, sections={"discovery": {"tll": 3}}), start=False)
+        make_config(zk_server.hosts, chroot, sections={"discovery": {"tll": 3}})
 
 
 def test_zookeeper_down_fetch_serves_the_last_view_stale_and_writes_fail_fast(own_server):  # noqa: F811

@@ -137,7 +137,7 @@ def test_with_every_server_stopped_reads_are_stale_not_empty_and_it_recovers(ens
     names = ["host-%d" % n for n in range(6)]
     for n, name in enumerate(names):
         assert ok(register(gw.url, name, n))
-    admin = {"destName": "admin.svc", "key": "ops-secret-0001"}
+    admin = {"destName": "admin.svc", "key": "ops-secret-00001"}
     assert call(gw.url, "POST", "/addservice", params=admin).json["code"] == 1
     assert call(gw.url, "POST", "/addserver", params={**admin, "serverHost": "10.9.0.1", "serverPort": 80}).json["code"] == 1
     assert fetched_hostnames(fetch(gw.url)) == names

@@ -27,6 +27,9 @@ SEED_INSTANCE = {
     "ip": "127.0.0.1",
     "port": 8080,
     "status": "HEALTHY",
+    "weight": 1.0,  # Nacos's default; what a registration gives is kept (see below)
+    "enabled": True,
+    "metadata": {},
 }
 
 
@@ -116,8 +119,7 @@ def test_distinct_identities_are_distinct_instances(client, zk, services_path):
     ok(register(client, port=8081))
     ok(register(client, ip="127.0.0.2"))
     ok(register(client, cluster="BJ"))
-    ok(register(client, namespace="dev"))
-    assert len(members(zk, services_path)) == 5
+    assert len(members(zk, services_path)) == 4
     ids = [i["instanceId"] for i in listing(client).json["instances"]]
     assert ids == [
         "BJ#serviceTest@127.0.0.1:8080",
@@ -125,11 +127,32 @@ def test_distinct_identities_are_distinct_instances(client, zk, services_path):
         "DEFAULT_CLUSTER#serviceTest@127.0.0.1:8081",
         "DEFAULT_CLUSTER#serviceTest@127.0.0.2:8080",
     ]
-    dev = listing(client, namespace="dev").json
-    assert [i["instanceId"] for i in dev["instances"]] == ["DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080"]
     assert get(client, cluster="BJ").json["instanceId"] == "BJ#serviceTest@127.0.0.1:8080"
-    assert get(client, namespace="dev").status_code == 200
+
+
+def test_an_instance_is_in_its_services_namespace_or_refused(client, zk, services_path):
+    """Service names are unique per zkidc and the namespace is the service's: a write naming
+    another namespace is a 400 that writes nothing, a read in another namespace finds nothing."""
+    ok(register(client))  # creates serviceTest in namespace default
+    before = read_members(zk, services_path + "/serviceTest")
+    for call in (register, beat, deregister, lambda c, **f: set_status(c, "DISABLE", **f)):
+        answer = call(client, namespace="prod")
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        assert answer.get_data(as_text=True) == (
+            "service serviceTest is in namespace default, not prod (service names are unique per zkidc)"
+        )
+    assert read_members(zk, services_path + "/serviceTest") == before
+    assert listing(client, namespace="prod").json["instances"] == []
     assert get(client, namespace="prod").status_code == 404
+    # a service created in prod takes instances in prod only, whoever made it
+    ok(register(client, serviceName="pay", namespace="prod"))
+    assert json.loads(zk.get(services_path + "/pay")[0]) == {"namespace": "prod"}
+    assert register(client, serviceName="pay").get_data(as_text=True) == (
+        "service pay is in namespace prod, not default (service names are unique per zkidc)"
+    )
+    client.post("/addservice", query_string={"destName": "admin.svc", "key": OPS})  # no attributes: default
+    assert register(client, serviceName="admin.svc", namespace="prod").status_code == 400
+    ok(register(client, serviceName="admin.svc"))
 
 
 def test_ipv6_addresses_are_one_identity_whatever_the_spelling(client, zk, services_path):
@@ -222,9 +245,10 @@ def test_writes_to_a_member_published_by_someone_else_say_so(client, zk, service
         ({"serviceName": ".."}, "Param 'serviceName' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not '..'"),
         ({"serviceName": 7}, "Param 'serviceName' must be a string"),
         ({"ip": None}, "Param 'ip' is required"),
-        ({"ip": "host.example"}, "Param 'ip' must be an IP address, not 'host.example'"),
-        ({"ip": "256.1.1.1"}, "Param 'ip' must be an IP address, not '256.1.1.1'"),
-        ({"ip": 127}, "Param 'ip' must be an IP address"),
+        ({"ip": "host_1.example"}, "Param 'ip' must be an IP address or a host name (RFC 1123: labels of 1..63"
+                                   " letters, digits and '-', not starting or ending with '-'), not 'host_1.example'"),
+        ({"ip": "256.1.1.1"}, "Param 'ip' must be an IPv4 address, not '256.1.1.1'"),
+        ({"ip": 127}, "Param 'ip' must be an IP address or a host name"),
         ({"port": None}, "Param 'port' is required"),
         ({"port": 0}, "Param 'port' must be between 1 and 65535"),
         ({"port": 65536}, "Param 'port' must be between 1 and 65535"),
@@ -292,7 +316,7 @@ def test_status_must_be_one_of_three(client, zk, services_path, value, message):
     "query, message",
     [
         ({"serviceName": ""}, "Param 'serviceName' is required"),
-        ({"ip": "x"}, "Param 'ip' must be an IP address, not 'x'"),
+        ({"ip": "1.2.3"}, "Param 'ip' must be an IPv4 address, not '1.2.3'"),
         ({"port": "http"}, "Param 'port' must be an integer"),
         ({"port": "99999"}, "Param 'port' must be between 1 and 65535"),
     ],
@@ -337,8 +361,27 @@ def test_trailing_slashes_are_accepted(client):
 
 
 def test_unknown_fields_are_ignored(client):
-    ok(register(client, weight=1.0, metadata={"a": "b"}, ephemeral=True))
+    ok(register(client, weight=1.0, ephemeral=True))
     assert get(client).json == SEED_INSTANCE
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"weight": -1}, "Param 'weight' must be between 0 and 10000"),
+        ({"weight": 10001}, "Param 'weight' must be between 0 and 10000"),
+        ({"weight": 10**400}, "Param 'weight' must be between 0 and 10000"),
+        ({"weight": "heavy"}, "Param 'weight' must be a number"),
+        ({"weight": True}, "Param 'weight' must be a number"),
+        ({"enabled": "maybe"}, "Param 'enabled' must be true or false"),
+        ({"metadata": [1]}, "Param 'metadata' must be a JSON object"),
+        ({"metadata": "{"}, "Param 'metadata' is not valid JSON"),
+    ],
+)
+def test_bad_weight_enabled_or_metadata_is_refused(client, zk, services_path, fields, message):
+    answer = register(client, **fields)
+    assert (answer.status_code, answer.get_data(as_text=True)) == (400, message)
+    assert members(zk, services_path) == {}
 
 
 # -- foreign members --------------------------------------------------------------------
@@ -368,8 +411,9 @@ def test_members_of_other_writers_show_as_well_as_they_can(client, zk, services_
     assert [(i["instanceId"], i["status"]) for i in answer.json["instances"]] == [
         ("DEFAULT_CLUSTER#serviceTest@10.0.0.1:80", "HEALTHY"),
         ("DEFAULT_CLUSTER#serviceTest@10.0.0.2:81", "DISABLE"),
-        ("DEFAULT_CLUSTER#serviceTest@10.0.0.5:85", "HEALTHY"),
-        ("DEFAULT_CLUSTER#serviceTest@api.example:83", "HEALTHY"),
+        # ServerSet readers route to neither: plain text; a string port and no status
+        ("DEFAULT_CLUSTER#serviceTest@10.0.0.5:85", "UN_HEALTHY"),
+        ("DEFAULT_CLUSTER#serviceTest@api.example:83", "UN_HEALTHY"),
         ("SH#serviceTest@10.0.0.3:82", "UN_HEALTHY"),
     ]
     assert get(client, ip="10.0.0.3", port=82, cluster="SH").json["status"] == "UN_HEALTHY"
@@ -463,10 +507,9 @@ def test_zkidc_parameter_and_header_pick_the_cluster(client, zk, chroot):
     "section",
     [{"beat_interval": "soon"}, {"remove_after": 0}, {"unhealthy_after": -1}, {"ttl": 3}],
 )
-def test_bad_instance_timing_stops_startup(zk_server, chroot, section):
-    config = make_config(zk_server.hosts, chroot, sections={"instance": section})
+def test_bad_instance_timing_is_refused_with_the_config(zk_server, chroot, section):
     with pytest.raises(ConfigError, match=r"^\[instance\]"):
-        create_app(config, start=False)
+        make_config(zk_server.hosts, chroot, sections={"instance": section})
 
 
 def test_instance_timing_is_published_in_the_policy(zk_server, chroot, zk):

@@ -1,6 +1,6 @@
 """An instance of the instance API as the other dialects see it, and theirs as it sees them."""
 from tests.conftest import OPS, eventually
-from tests.instance_helpers import deregister, get, listing, ok, register, set_status
+from tests.instance_helpers import beat, deregister, get, listing, ok, read_members, register, set_status
 
 
 def servers(client):
@@ -53,13 +53,13 @@ def test_servers_added_by_admin_show_in_the_instance_list(client):
 
 def test_discovery_fetch_shows_the_instance_in_env_namespace_and_zone_cluster(client):
     ok(register(client))
-    ok(register(client, namespace="prod", cluster="SH", port=9090))
-    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 1)]
-    assert fetched(client, "prod") == [("SH", "127.0.0.1:9090", 1)]
+    ok(register(client, cluster="SH", port=9090))
+    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 1), ("SH", "127.0.0.1:9090", 1)]
+    assert fetched(client, "prod") == []
     ok(set_status(client, "DISABLE"))
-    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 2)]
+    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 2), ("SH", "127.0.0.1:9090", 1)]
     ok(deregister(client))
-    assert fetched(client) == []
+    assert fetched(client) == [("SH", "127.0.0.1:9090", 1)]
 
 
 def test_discovery_instances_show_in_the_instance_list(client):
@@ -102,3 +102,48 @@ def test_polaris_services_take_instances_of_their_namespace(client):
     eventually(lambda: discovered(client, "Test"))
     assert discovered(client, "Test") == [("127.0.0.1", 8080, True, False)]
     assert [i["cluster"] for i in listing(client, namespace="Test").json["instances"]] == ["BJ"]
+
+
+def polaris_instances(client):
+    answer = client.post("/v1/Discover", json={"type": 1, "service": {"name": "serviceTest"}}, headers={"X-Polaris-Token": OPS})
+    return answer.json["instances"]
+
+
+def fetched_instances(client):
+    answer = client.get("/discovery/fetch", query_string={"appid": "serviceTest", "env": "default", "status": 3, "key": OPS})
+    return [i for zone in answer.json["data"]["instances"].values() for i in zone]
+
+
+def test_weight_metadata_and_enabled_are_kept_and_shown_by_every_dialect(client, zk, services_path):
+    ok(register(client, weight=5, metadata={"version": "v2", "slots": 3}, enabled=True))
+    shown = get(client).json
+    assert (shown["weight"], shown["enabled"], shown["metadata"]) == (5, True, {"version": "v2", "slots": "3"})
+    (doc,) = read_members(zk, services_path + "/serviceTest").values()
+    published = {"version": "v2", "slots": "3", "weight": "5", "enabled": "true"}
+    assert (doc["status"], doc["metadata"]) == ("ALIVE", published)  # ServerSet metadata values are strings
+    (polaris,) = polaris_instances(client)
+    assert (polaris["weight"], polaris["metadata"], polaris["isolate"]) == (5, published, False)
+    (fetched,) = fetched_instances(client)
+    assert (fetched["metadata"], fetched["status"]) == (published, 1)
+    ok(set_status(client, "DISABLE"))  # a status change keeps them
+    assert {k: get(client).json[k] for k in ("weight", "metadata")} == {"weight": 5, "metadata": {"version": "v2", "slots": "3"}}
+    ok(set_status(client, "HEALTHY"))
+    ok(register(client, weight=2.5, metadata='{"version": "v3"}'))  # registering again replaces them
+    shown = get(client).json
+    assert (shown["weight"], shown["metadata"]) == (2.5, {"version": "v3"})
+    assert polaris_instances(client)[0]["weight"] == 2
+
+
+def test_an_instance_registered_disabled_is_published_stopped_and_still_beats(client, zk, services_path):
+    ok(register(client, enabled=False))
+    (doc,) = read_members(zk, services_path + "/serviceTest").values()
+    assert (doc["status"], doc["metadata"]) == ("STOPPED", {"enabled": "false"})  # not routed
+    shown = get(client).json
+    assert (shown["status"], shown["enabled"]) == ("DISABLE", False)
+    assert discovered(client) == [("127.0.0.1", 8080, True, True)]
+    assert fetched(client) == [("DEFAULT_CLUSTER", "127.0.0.1:8080", 2)]
+    ok(beat(client))  # it renews its lease like any instance, and stays out of traffic
+    assert list(read_members(zk, services_path + "/serviceTest").values()) == [doc]
+    ok(register(client, enabled=True))
+    assert (get(client).json["status"], get(client).json["enabled"]) == ("HEALTHY", True)
+    assert [d["status"] for d in read_members(zk, services_path + "/serviceTest").values()] == ["ALIVE"]

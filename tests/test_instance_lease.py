@@ -207,3 +207,37 @@ def test_an_instance_whose_replica_died_is_told_to_register_again(gateway_proces
     assert call(second, "POST", "/api/instance", INSTANCE) == (200, "success")
     assert replica_status(second) == "HEALTHY"
     stop(second)
+
+
+# -- many lapsing together ------------------------------------------------------------------
+
+SIX = {"eviction": {"interval": 0.5}, "instance": {"beat_interval": 0.5, "unhealthy_after": 2, "remove_after": 5}}
+
+
+def test_six_silent_instances_lapse_on_time_together(zk_server, chroot):
+    """Each is UN_HEALTHY at unhealthy_after and removed at remove_after, give or take a
+    sweep (and a second for a loaded machine), however many lapse in the same sweep."""
+    app = create_app(make_config(zk_server.hosts, chroot, sections=SIX))
+    client = app.test_client()
+    try:
+        ports = range(8081, 8087)
+        before = time.time()
+        for port in ports:
+            ok(register(client, port=port))
+        after = time.time()
+        seen = {}  # (port, status) -> first time seen
+        deadline = after + 15
+        while len([k for k in seen if k[1] == "gone"]) < len(ports) and time.time() < deadline:
+            now = time.time()
+            shown = {i["port"]: i["status"] for i in listing(client).json["instances"]}
+            for port in ports:
+                seen.setdefault((port, shown.get(port, "gone")), now)
+            time.sleep(0.05)
+        slack = SIX["eviction"]["interval"] + 1.0
+        for port in ports:
+            unhealthy, gone = seen.get((port, "UN_HEALTHY")), seen.get((port, "gone"))
+            assert unhealthy is not None and gone is not None, (port, seen)
+            assert 2 - 0.05 <= unhealthy - before and unhealthy - after <= 2 + slack, (port, unhealthy - after)
+            assert 5 - 0.05 <= gone - before and gone - after <= 5 + slack, (port, gone - after)
+    finally:
+        app.extensions["soa"].registry.stop()

@@ -49,12 +49,12 @@ def test_create_writes_attributes_into_the_service_node(client, zk, services_pat
     assert zk.get_children("%s/orders" % services_path) == []  # nothing else under the service
 
 
-def test_create_without_namespace_means_default_and_unknown_fields_are_ignored(client, zk, services_path):
-    answer = create(client, {"name": "a", "user_ids": ["u1"], "token": "t", "whatever": {"x": 1}}, {"name": "b", "namespace": ""})
+def test_create_without_namespace_means_default_and_unused_polaris_fields_are_ignored(client, zk, services_path):
+    answer = create(client, {"name": "a", "user_ids": ["u1"], "token": "t"}, {"name": "b", "namespace": ""})
     assert codes(answer) == (200000, [200000, 200000])
     assert stored(zk, services_path, "a")["namespace"] == "default"
     assert stored(zk, services_path, "b")["namespace"] == "default"
-    assert "user_ids" not in stored(zk, services_path, "a") and "whatever" not in stored(zk, services_path, "a")
+    assert "user_ids" not in stored(zk, services_path, "a") and "token" not in stored(zk, services_path, "a")
 
 
 def test_create_existing_service_is_400201_and_names_are_unique_per_zkidc(client, zk, services_path):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import OPS
 from zk import codec
 from zk.errors import InvalidName
 from zk.instances import identity_key
@@ -79,7 +80,11 @@ def test_decode_of_serverset_like_json_never_raises_and_is_usable(data):
     # What decode gives is a member every reader can rely on.
     assert isinstance(member.host, str) and member.host
     assert codec.valid_port(member.port)
-    assert member.status in codec.STATUSES
+    assert member.status is None or isinstance(member.status, str)
+    # routed to exactly when Finagle would: "ALIVE" and an integer port, in JSON
+    doc = json.loads(data)
+    port = doc["serviceEndpoint"]["port"]
+    assert member.alive == (doc.get("status") == codec.ALIVE and isinstance(port, int) and not isinstance(port, bool))
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in member.metadata.items())
     assert all(isinstance(h, str) and codec.valid_port(p) for h, p in member.additional.values())
     assert member.shard is None or isinstance(member.shard, int)
@@ -198,3 +203,116 @@ def test_a_services_root_is_never_slash(root):
 @pytest.mark.parametrize("name", ["svc", "a.b:c-d_e", "x" * 128])
 def test_the_name_rule_accepts_what_the_contract_allows(name):
     assert Layout().service(name) == "/soa/services/" + name
+
+
+# -- full Unicode over every write ----------------------------------------------------
+
+# Any code point, lone surrogates included (JSON's "\ud800"), which a client can
+# send as an escape although no UTF-8 writer can store it.
+any_text = st.text(st.characters(exclude_categories=()) | st.characters(categories=["Cs"]), max_size=12)
+_INSTANCE = {"serviceName": "svc", "ip": "10.0.0.1", "port": 8080, "namespace": "default", "cluster": "DEFAULT_CLUSTER"}
+_DISCOVERY = {"zone": "sh001", "env": "uat", "appid": "svc", "hostname": "host-1", "key": OPS}
+_RULE = {"service": "svc", "namespace": "default"}
+# (dialect, method, path, body); each body is valid as it stands
+WRITES = [
+    ("admin", "POST", "/addservice", {"destName": "svc", "key": OPS}),
+    ("admin", "POST", "/addserver", {"destName": "svc", "serverHost": "10.0.0.1", "serverPort": "80", "key": OPS}),
+    ("admin", "POST", "/delserver", {"destName": "svc", "serverKey": "member_0000009999", "key": OPS}),
+    ("admin", "POST", "/delservice", {"destName": "gone", "key": OPS}),
+    ("discovery", "POST", "/discovery/register", {**_DISCOVERY, "addrs": ["http://10.0.0.1:80"], "status": 1,
+                                                  "color": "red", "version": "1", "metadata": {"k": "v"}}),
+    ("discovery", "POST", "/discovery/renew", _DISCOVERY),
+    ("discovery", "POST", "/discovery/cancel", dict(_DISCOVERY, hostname="host-2")),
+    ("polaris", "POST", "/naming/v1/services", [{"name": "svc", "namespace": "default", "comment": "c", "business": "b",
+                                                 "department": "d", "metadata": {"k": "v"}}]),
+    ("polaris", "PUT", "/naming/v1/services", [{"name": "svc", "namespace": "default", "comment": "c2", "metadata": {"k": "w"}}]),
+    ("polaris", "POST", "/naming/v1/services/delete", [{"name": "gone", "namespace": "default"}]),
+    ("polaris", "POST", "/naming/v1/routings", [{**_RULE, "inbounds": [{"sources": [{"service": "*", "namespace": "*",
+                                                 "metadata": {"env": {"type": "EXACT", "value": "gray"}}}],
+                                                 "destinations": [{"metadata": {"v": {"value": "2"}}, "weight": 100}]}],
+                                                 "outbounds": []}]),
+    ("polaris", "POST", "/naming/v1/ratelimits", [{**_RULE, "name": "per-second", "type": "LOCAL",
+                                                   "amounts": [{"maxAmount": 100, "validDuration": "1s"}],
+                                                   "method": {"type": "EXACT", "value": "/buy"}}]),
+    ("polaris", "POST", "/naming/v1/circuitbreakers", [{**_RULE, "name": "cb", "inbounds": [{"sources": [{"service": "*"}],
+                                                        "destinations": [{"resource": "INSTANCE"}]}]}]),
+    ("instance", "POST", "/api/instance", _INSTANCE),
+    ("instance", "PUT", "/api/instance/beat", _INSTANCE),
+    ("instance", "PUT", "/api/instance/status", {**_INSTANCE, "status": "HEALTHY"}),
+    ("instance", "DELETE", "/api/instance", dict(_INSTANCE, port=8081)),
+]
+
+
+def _slots(doc, path=()):
+    """Paths to every string in ``doc``, and to a new key in every object."""
+    if isinstance(doc, str):
+        yield path
+    elif isinstance(doc, dict):
+        yield path + (None,)
+        for name, value in doc.items():
+            yield from _slots(value, path + (name,))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            yield from _slots(value, path + (index,))
+
+
+def _with(doc, path, name, text):
+    """A copy of ``doc`` with ``text`` at ``path`` (a new key ``name`` where the path ends in None)."""
+    doc = json.loads(json.dumps(doc))
+    *inside, last = path
+    parent = doc
+    for step in inside:
+        parent = parent[step]
+    if last is None:
+        parent[name] = text
+    else:
+        parent[last] = text
+    return doc
+
+
+def _answered_in_envelope(dialect, answer):
+    """(HTTP status, the dialect's own code) after checking the answer's shape."""
+    if dialect == "instance":
+        assert answer.mimetype in ("text/plain", "application/json"), answer.data[:200]
+        return answer.status_code, answer.status_code
+    doc = answer.get_json(silent=True)
+    assert isinstance(doc, dict), answer.data[:200]
+    if dialect == "discovery":
+        assert answer.status_code == 200 and set(doc) >= {"code", "message"}
+    elif dialect == "polaris":
+        assert answer.status_code == doc["code"] // 1000 and "info" in doc
+    else:
+        assert doc["code"] in (0, 1) and (doc["code"] == 1) == (answer.status_code == 200)
+    return answer.status_code, doc["code"]
+
+
+def _stored_strictly(zk, path):
+    """Every znode under ``path`` is UTF-8, and under services and rules strict JSON."""
+    data, _ = zk.get(path)
+    text = data.decode("utf-8")  # strict: a surrogate would raise here
+    if text and ("/soa/services/" in path or "/soa/rules/" in path):
+        json.loads(text, parse_constant=lambda c: pytest.fail("%s holds %s" % (path, c)))
+    for child in zk.get_children(path):
+        _stored_strictly(zk, "%s/%s" % (path, child))
+
+
+@pytest.mark.parametrize("dialect, method, path, template", WRITES, ids=[w[2] + " " + w[1] for w in WRITES])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data(), text=any_text, name=any_text)
+@example(data=None, text="\ud800", name="k")
+def test_any_unicode_in_any_write_is_stored_or_refused_in_the_dialect(client, zk, chroot, dialect, method, path, template,
+                                                                      data, text, name):
+    slots = list(_slots(template))
+    where = data.draw(st.sampled_from(slots)) if data is not None else ("metadata", "k") if ("metadata", "k") in slots else slots[0]
+    body = _with(template, where, name, text)
+    surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in text + (name if where[-1] is None else ""))
+    if dialect == "discovery" and "metadata" in body:
+        body["metadata"] = json.dumps(body["metadata"])  # a JSON text parameter, itself escaped
+    headers = {"X-Polaris-Token": OPS} if dialect == "polaris" else {"X-Api-Key": OPS} if dialect == "instance" else {}
+    raw = json.dumps(body)  # ensure_ascii: a lone surrogate travels as its \ud800 escape
+    answer = client.open(path, method=method, data=raw, content_type="application/json", headers=headers)
+    status, code = _answered_in_envelope(dialect, answer)
+    assert status < 500 and code not in (-500,) and not (dialect == "polaris" and code >= 500000), answer.data[:300]
+    if surrogate:
+        assert (status, code) in ((400, 0), (200, -400), (400, 400001), (400, 400)), answer.data[:300]
+    _stored_strictly(zk, chroot + "/qa")

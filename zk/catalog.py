@@ -26,7 +26,7 @@ class Catalog:
     def __init__(self, cluster, layout=None, eviction=None, replica="gateway", zone=None):
         self.cluster = cluster
         self.layout = layout or Layout()
-        self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, codec.decode)
+        self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, lambda data: codec.shared(codec.decode(data)))
         self.instances = Instances(self)
         self.evictor = Evictor(self.instances, eviction, replica)
         self.changes = Changes(self.tree)

@@ -17,6 +17,7 @@ import threading
 import time
 
 from kazoo.client import KazooState
+from kazoo.protocol.serialization import CheckVersion
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 from kazoo.exceptions import (
@@ -209,6 +210,17 @@ class Cluster:
             if budget is not None:
                 budget.left -= time.monotonic() - started
 
+    @property
+    def bulk_timeout(self):
+        """How long one answer of a bulk read (a cache load) may take.
+
+        A load pipelines thousands of reads; an answer that waits behind
+        a window of them on a live connection is late, not lost, so it is
+        not held to a request's op_timeout. A lost connection fails every
+        pending call at once (ConnectionLoss) however long this is.
+        """
+        return max(self.op_timeout, self.session_timeout)
+
     # -- calls -------------------------------------------------------------
 
     def call(self, method, *args, **kwargs):
@@ -251,7 +263,8 @@ class Cluster:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 raise result
         for operation in transaction.operations:
-            self._wrote(type(operation).__name__.lower(), operation.path)
+            if not isinstance(operation, CheckVersion):  # a guard, not a change
+                self._wrote(type(operation).__name__.lower(), operation.path)
         return results
 
     def watch_tree(self, path, watcher):
@@ -266,7 +279,7 @@ class Cluster:
             return False
         self._ready()
         try:
-            self.wait(self._client.add_recursive_watch_async(path, watcher))
+            self.wait(self._client.add_recursive_watch_async(path, watcher), self.bulk_timeout)
         except UnimplementedError:
             self._client.forget_recursive_watch(path)
             self.recursive_watches = False
@@ -291,15 +304,15 @@ class Cluster:
                 % (path, (size + 1023) // 1024, MAX_DATA // 1024)
             )
 
-    def wait(self, async_result):
+    def wait(self, async_result, timeout=None):
+        """The answer of a submitted call, within ``timeout`` (default op_timeout)."""
+        timeout = self.op_timeout if timeout is None else timeout
         try:
-            return async_result.get(timeout=self.op_timeout)
+            return async_result.get(timeout=timeout)
         except _LOST_CALLS as exc:
             raise Unavailable("ZooKeeper zkidc %s: %s" % (self.name, type(exc).__name__)) from None
         except _timeouts(self.handler):
-            raise Unavailable(
-                "ZooKeeper zkidc %s did not answer within %.1f s" % (self.name, self.op_timeout)
-            ) from None
+            raise Unavailable("ZooKeeper zkidc %s did not answer within %.3g s" % (self.name, timeout)) from None
 
     def _ready(self):
         self.client  # noqa: B018 - start on first use

@@ -3,54 +3,103 @@
 Finagle's ``zk2!`` resolver, twitter.common and Aurora read members as UTF-8
 JSON with ``serviceEndpoint``, ``additionalEndpoints`` and ``status``. We
 always write that shape; we read whatever is there as well as it can be read,
-because other writers share the tree.
+because other writers share the tree, but route to a member exactly when
+those readers would (``Member.alive``): a status other than ``ALIVE``, or
+none, a port that is not a JSON integer, data that is not JSON get no
+traffic. What a member says is shown as it is, never "fixed".
 """
 import ipaddress
 import json
 import logging
+import math
 import re
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, replace
+
+from .errors import InvalidName
 
 log = logging.getLogger(__name__)
 
 ALIVE, STOPPED, DEAD = "ALIVE", "STOPPED", "DEAD"
-STATUSES = (ALIVE, STOPPED, DEAD, "STARTING", "STOPPING", "WARNING", "UNKNOWN")
+STATUSES = (ALIVE, STOPPED, DEAD, "STARTING", "STOPPING", "WARNING", "UNKNOWN")  # Finagle's
 
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
-)
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(r"(?=.{1,253}$)%s(\.%s)*\.?" % (_LABEL, _LABEL))
+_DOTTED_DIGITS = re.compile(r"[0-9.]+")
 
 
-def valid_host(host):
-    """An IP address (v4 or v6) or a DNS host name."""
+def check_host(host):
+    """The host of a server or instance, as every dialect takes it: an IPv4 or
+    IPv6 address (returned in its canonical spelling, one identity per
+    address) or an RFC 1123 host name. Digits and dots only must be an IPv4
+    address (``10.0.0.256`` is no name a resolver would look up). Raises
+    InvalidName whose message (``must be ...``) follows the parameter's name."""
     if not isinstance(host, str) or not host:
-        return False
+        raise InvalidName("host", "is required")
     try:
-        ipaddress.ip_address(host)
-        return True
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        return _HOSTNAME.fullmatch(host) is not None
+        pass
+    if _DOTTED_DIGITS.fullmatch(host):
+        raise InvalidName("host", "must be an IPv4 address, not %r" % host[:256])
+    if not _HOSTNAME.fullmatch(host):
+        raise InvalidName(
+            "host",
+            "must be an IP address or a host name (RFC 1123: labels of 1..63 letters, digits and '-',"
+            " not starting or ending with '-'), not %r" % host[:256],
+        )
+    return host
 
 
 def valid_port(port):
     return isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535
 
 
-@dataclass(frozen=True)
+class NotStrictJson(ValueError):
+    """NaN, Infinity or a number no double holds: Python's json takes them,
+    Jackson-based ServerSet readers (Finagle's) drop a member holding one."""
+
+
+def _no_constant(name):
+    raise NotStrictJson("%s is not a JSON number" % name)
+
+
+def _finite(text):
+    number = float(text)
+    if not math.isfinite(number):
+        raise NotStrictJson("%s is too large a number" % text[:32])
+    return number
+
+
+def loads(text, **options):
+    """Strict JSON text -> value; NotStrictJson (a ValueError) for NaN and Infinity."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite, **options)
+
+
+def dumps(value):
+    """Value -> the strict, deterministic JSON bytes written to ZooKeeper."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     """One server or instance as published under a service node."""
 
     host: str
     port: int
-    status: str = ALIVE
+    status: str | None = ALIVE  # as written; None when it says none
     additional: dict = field(default_factory=dict)  # name -> (host, port)
     metadata: dict = field(default_factory=dict)  # str -> str
     shard: int | None = None
     instance: dict = field(default_factory=dict)  # dialect fields, ignored by ServerSet readers
+    # False when ServerSet readers skip the member (not JSON, a port that is
+    # not a JSON integer): then nothing routes to it, whatever its status says.
+    serverset: bool = True
 
     @property
     def alive(self):
-        return self.status == ALIVE
+        """Receives traffic: what Finagle's resolver routes to, and nothing else."""
+        return self.serverset and self.status == ALIVE
 
 
 def encode(member):
@@ -67,7 +116,7 @@ def encode(member):
         doc["shard"] = int(member.shard)
     if member.instance:
         doc["instance"] = member.instance
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return dumps(doc)
 
 
 def _digits(text):
@@ -78,14 +127,16 @@ def _digits(text):
 
 
 def _endpoint(value):
+    """(host, port, port was a JSON integer) of an endpoint, or None."""
     if not isinstance(value, dict):
         return None
     host, port = value.get("host"), value.get("port")
+    strict = valid_port(port)
     if isinstance(port, str):
         port = _digits(port)
     if not isinstance(host, str) or not host or not valid_port(port):
         return None
-    return host, port
+    return host, port, strict
 
 
 def _plain(text):
@@ -93,7 +144,7 @@ def _plain(text):
     host, sep, port = text.strip().rpartition(":")
     port = _digits(port) if sep else None
     if port is not None and valid_port(port) and host.strip("[]"):
-        return Member(host=host.strip("[]"), port=port)
+        return Member(host=host.strip("[]"), port=port, status=None, serverset=False)
     return None
 
 
@@ -116,7 +167,9 @@ def _decode(data):
     except (UnicodeDecodeError, AttributeError):
         return None
     try:
-        doc = json.loads(text)
+        doc = loads(text)
+    except NotStrictJson:
+        return None  # what ServerSet readers cannot parse is routed to by nobody
     except ValueError:
         return _plain(text)
     if not isinstance(doc, dict):
@@ -130,17 +183,17 @@ def _decode(data):
         for name, value in extra.items():
             ep = _endpoint(value)
             if ep is not None:
-                additional[str(name)] = ep
-    status = doc.get("status", ALIVE)
-    if not isinstance(status, str) or status not in STATUSES:
-        status = "UNKNOWN"
+                additional[str(name)] = ep[:2]
+    status = doc.get("status")  # as written: Finagle routes to exactly "ALIVE"
+    if status is not None and not isinstance(status, str):
+        status = json.dumps(status)
     metadata = doc.get("metadata")
     metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
     shard = doc.get("shard")
     shard = shard if isinstance(shard, int) and not isinstance(shard, bool) else None
     instance = doc.get("instance")
     instance = instance if isinstance(instance, dict) else {}
-    return Member(main[0], main[1], status, additional, metadata, shard, instance)
+    return Member(main[0], main[1], status, additional, metadata, shard, instance, main[2])
 
 
 def _no_constant(name):
@@ -166,11 +219,37 @@ def decode_attributes(data):
     if not data:
         return {}
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
         return {}
     return doc if isinstance(doc, dict) else {}
 
 
 def encode_attributes(attrs):
-    return json.dumps(attrs, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return dumps(attrs)
+
+
+def shared(member):
+    """``member`` with its short strings interned: a cache of 100,000
+    members holds the same keys, zones and statuses over and over, and
+    one copy of each saves about 500 bytes a member."""
+    if member is None:
+        return None
+    return replace(
+        member,
+        host=_shared(member.host),
+        status=_shared(member.status),
+        additional={_shared(name): (_shared(host), port) for name, (host, port) in member.additional.items()},
+        metadata=_shared(member.metadata),
+        instance=_shared(member.instance),
+    )
+
+
+def _shared(value):
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= 64 else value
+    if isinstance(value, dict):
+        return {_shared(k): _shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    return value

@@ -10,7 +10,8 @@ Self-preservation (Eureka's rule): when the renews seen in the last window
 fall below ``threshold`` of what the registered instances should send, the
 gateway is more likely cut off from its clients than they are all dead; it
 then evicts only instances silent for ``long_silence``. Each sweep evicts at
-most ``max_fraction`` of the instances.
+most ``max_fraction`` of the instances of such policies; policies without
+self-preservation (the instance API's) lapse on time however many lapse at once.
 
 Below ``min_instances`` leased instances self-preservation stays off: there
 one dead instance alone drops the renew rate under the threshold and would
@@ -132,16 +133,20 @@ class Evictor:
             and expected > 0
             and (rate is None or rate < self.settings.threshold * expected)
         )
+        # The cap guards self-preservation's policies only; marking UN_HEALTHY removes
+        # nobody, so it spends none of it.
         budget = max(1, math.floor(len(leased) * self.settings.max_fraction))
-        changes = 0
+        changes = capped = 0
         for silent, service, leaf, policy in sorted(leased, key=lambda item: -item[0]):
-            if changes >= budget:
-                break
             if policy.ttl is not None and silent > policy.ttl:
-                if self.protecting and policy.self_preservation and silent <= self.settings.long_silence:
-                    continue
+                if policy.self_preservation:
+                    if self.protecting and silent <= self.settings.long_silence:
+                        continue
+                    if capped >= budget:
+                        continue
                 if self.instances.evict(service, leaf):
                     changes += 1
+                    capped += policy.self_preservation
                     self.counters["evicted"] += 1
                     log.info("evicted %s/%s: no renew for %.0f s", service, leaf.name, silent)
             elif (
@@ -162,6 +167,7 @@ class Evictor:
                 service,
                 key,
                 lambda old: replace(old, status=codec.DEAD, instance={**old.instance, "lapsed": True}),
+                heartbeat=False,
             )
         except Exception as exc:  # it may have renewed or gone meanwhile
             log.info("could not mark %s/%s unhealthy: %s", service, leaf.name, exc)

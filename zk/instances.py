@@ -144,21 +144,28 @@ class Instances:
             return None
         return self._published(service, key, member, results[1], created=True)
 
-    def replace(self, service, key, build, policy=None):
+    def replace(self, service, key, build, policy=None, heartbeat=True):
         """Republish an existing identity as ``build(old_member)`` (status changes).
 
         The lapse policy stays as it was unless a new ``policy`` is given.
+        ``heartbeat=False`` leaves the lease's mtime (the last heartbeat) as it
+        is: the evictor marking a silent instance must not restart its silence.
         """
         if not self.lookup(service, key, fresh=True):
             raise NotFound("instance is not registered")
         for _ in range(self.attempts):
-            done = self._swap(service, key, lambda old: self._restamp(build(old), old, policy), must_exist=True)
+            done = self._swap(
+                service, key, lambda old: self._restamp(build(old), old, policy), must_exist=True, heartbeat=heartbeat
+            )
             if done is not None:
                 return done[0]
         raise Unavailable("update of %s in %s kept conflicting; retry" % (key, service))
 
-    def _swap(self, service, key, build, must_exist=False):
-        """One attempt at replacing the identity's member(s); None to retry."""
+    def _swap(self, service, key, build, must_exist=False, heartbeat=True):
+        """One attempt at replacing the identity's member(s); None to retry.
+
+        The lease's version guards the swap; ``heartbeat`` also moves its mtime.
+        """
         lease = self.lease_path(service, key)
         stat = self.cluster.call("exists", lease)
         self.catalog.tree.sync(service)
@@ -171,7 +178,10 @@ class Instances:
             return self._adopt(service, key, olds, build) if olds else self._create(service, key, build(None))
         member = build(olds[0].value if olds else None)
         txn = self.cluster.transaction()
-        txn.set_data(lease, b"", version=stat.version)
+        if heartbeat:
+            txn.set_data(lease, b"", version=stat.version)
+        else:
+            txn.check(lease, stat.version)
         txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
         for leaf in olds:
             txn.delete(self.catalog.layout.member(service, leaf.name))
@@ -243,13 +253,31 @@ class Instances:
         key = leaf.value.instance.get("lease")
         txn = self.cluster.transaction()
         txn.delete(self.catalog.layout.member(service, leaf.name), version=leaf.stat.version)
-        if key and self.cluster.call("exists", self.lease_path(service, key)) is not None:
-            txn.delete(self.lease_path(service, key))
+        stat = self.cluster.call("exists", self.lease_path(service, key)) if key else None
+        if stat is not None:
+            if self._renewed_unseen(service, key, stat):
+                return False
+            # at this version only: a renew that lands meanwhile cancels the eviction
+            txn.delete(self.lease_path(service, key), version=stat.version)
         try:
             self.cluster.commit(txn)
         except (NoNodeError, BadVersionError):
             return False
         self._owned.pop((service, key), None)
+        return True
+
+    def _renewed_unseen(self, service, key, stat):
+        """True when ZooKeeper holds another version of the lease than the
+        view: a resync skips the lease groups whose children did not
+        change, so renews made while this replica was disconnected show
+        only from the next one on. Asked before every eviction, so none is
+        evicted for a renew the view missed; the lease is re-read and the
+        next sweep decides."""
+        group = self.leases.group(service) if self.leases.loaded else None
+        cached = group.leaves.get(key) if group is not None else None
+        if cached is not None and stat.mzxid == cached.stat.mzxid:
+            return False
+        self.leases.refresh(service, key)
         return True
 
     def delete_lease(self, service, key, version):

@@ -47,7 +47,7 @@ class Replicas:
         if session is None:
             return False
         name = "%s@%x" % (self.addr.replace("/", "_"), session)
-        data = json.dumps({"addr": self.addr, "zone": self.zone}, sort_keys=True).encode()
+        data = json.dumps({"addr": self.addr, "zone": self.zone}, sort_keys=True, allow_nan=False).encode()
         try:
             self.cluster.call("create", "%s/%s" % (self.path, name), data, ephemeral=True, makepath=True)
         except NodeExistsError:

@@ -10,12 +10,23 @@ servers get one-shot watches on every node, and a change of a group's
 members re-reads its children list.
 
 kazoo does not re-send watches after a reconnect, so every (re)connection
-triggers a full resync that re-reads and re-watches everything. While the
-connection is down the last view stays readable and ``stale`` says so.
+triggers a resync. The first load reads everything; a later resync under a
+recursive watch asks each group's stat and re-reads only the groups whose
+children or data changed (their ``pzxid`` and ``mzxid`` tell). One-shot
+watches must be set again on every node, so there a resync re-reads all.
+While the connection is down or a resync runs, the last view stays readable
+and ``stale`` says so.
+
+Loads are bulk reads: they pipeline at most ``WINDOW`` reads at once, so the
+connection is never flooded and other trees' requests get through; an
+answer may take ``bulk_timeout``, not a request's ``op_timeout``; and a load
+that fails (ZooKeeper gone, a timeout) is retried with backoff until it
+succeeds, never abandoned.
 """
 import collections
 import logging
 import threading
+import time
 from dataclasses import dataclass, field, replace
 
 from kazoo.exceptions import NoNodeError
@@ -29,14 +40,45 @@ _RESYNC = ("resync",)
 _ROOT = ("root",)
 _STOP = object()
 _INBOX = ("inbox",)  # a wake-up for events in the inbox
+WINDOW = 1000  # reads in flight at once during a load
+CHUNK = 500  # groups read per step of a load: progress moves by these
+BACKOFF = (0.5, 30.0)  # first and longest wait before a failed batch is tried again
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """The fields of a leaf's stat the gateway uses; kazoo's ZnodeStat has
+    eleven, and at 100,000 members the rest cost about 25 MB."""
+
+    mzxid: int
+    ctime: int
+    mtime: int
+    version: int
+    ephemeralOwner: int
+
+    @classmethod
+    def of(cls, stat):
+        return cls(stat.mzxid, stat.ctime, stat.mtime, stat.version, stat.ephemeralOwner)
+
+
+@dataclass(frozen=True, slots=True)
 class Leaf:
     name: str
-    data: bytes
-    stat: object  # kazoo ZnodeStat
+    data: bytes  # kept only when ``decode`` made nothing of it
+    stat: Stat
     value: object  # what ``decode`` made of data
+
+
+@dataclass
+class Progress:
+    """The tree's current or last load, for /readyz, logs and metrics."""
+
+    running: bool = False
+    kind: str = "load"  # "load" (nothing cached yet) or "resync"
+    total: int = 0  # groups to look at
+    done: int = 0
+    read: int = 0  # groups actually re-read (a resync skips the unchanged)
+    seconds: float | None = None  # how long the last finished one took
 
 
 @dataclass(frozen=True)
@@ -75,6 +117,11 @@ class WatchedTree:
         self._wake = None
         self._inbox = collections.deque()  # the recursive watch's events, not yet sorted
         self._watch = self._on_event  # for each read; None under a recursive watch
+        self._syncing = False  # a resync is due or running: the view may be behind
+        self._retry = {}  # items of failed batches, marked again after a backoff
+        self._failures = 0  # failed batches in a row
+        self.progress = Progress()  # the running load, or the last one
+        self.last_load = None  # the last finished load (Progress)
         self.leaf_updates = 0  # data changes of known leaves (lease renews)
 
     # -- life --------------------------------------------------------------
@@ -83,8 +130,8 @@ class WatchedTree:
         handler = self.cluster.client.handler
         self._wake = handler.queue_impl()
         handler.spawn(self._run)
+        # the first load too: on the first connection (at once if there is one)
         self.cluster.on_session(lambda new: self._mark(_RESYNC))
-        self._mark(_RESYNC)
 
     def stop(self):
         if self._wake is not None:
@@ -103,7 +150,7 @@ class WatchedTree:
     @property
     def stale(self):
         """True while the view may be behind ZooKeeper."""
-        return not (self.cluster.connected and self._loaded.is_set())
+        return self._syncing or not (self.cluster.connected and self._loaded.is_set())
 
     def groups(self):
         """The whole snapshot, name -> Group. Raises Unavailable if never loaded."""
@@ -116,6 +163,12 @@ class WatchedTree:
 
     def _need_loaded(self):
         if not self._loaded.is_set() and not self.cluster.wait_for(self._loaded.wait):
+            progress = self.progress
+            if progress.running:
+                raise Unavailable(
+                    "ZooKeeper zkidc %s: still loading %s (%d of %d read); retry shortly"
+                    % (self.cluster.name, self.root, progress.done, progress.total)
+                )
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
     def sync(self, name=None, timeout=None, data=False, leaf=None):
@@ -138,6 +191,12 @@ class WatchedTree:
                 return self._cond.wait_for(lambda: self._done > after, seconds)
 
         self.cluster.wait_for(published, timeout)
+
+    def refresh(self, name, leaf):
+        """Re-read one leaf soon, without waiting: the caller saw ZooKeeper
+        hold a newer version than the view (a change made while a resync
+        skipped the group)."""
+        self._mark(("leaf", name, leaf))
 
     def settle(self, name, check, timeout=None):
         """Wait until ``check(group or None)`` holds for what is published of
@@ -167,6 +226,8 @@ class WatchedTree:
         with self._cond:
             new = any(item not in self._dirty for item in items)
             self._dirty.update(dict.fromkeys(items))
+            if _RESYNC in items:
+                self._syncing = True
             started = self._started
         if new and self._wake is not None:
             self._wake.put(items[0])
@@ -225,14 +286,21 @@ class WatchedTree:
                 self._dirty.clear()
                 self._started += 1
             changed = set()
+            failure = None
             try:
                 self._apply(items, changed)
                 if self._watch is None:
                     self._apply(self._take_rest(), changed)
             except Unavailable as exc:
-                log.warning("cache of %s on %s: %s", self.root, self.cluster.name, exc.message)
+                failure = exc.message
             except Exception:
                 log.exception("cache of %s on %s failed a batch", self.root, self.cluster.name)
+                failure = "failed a batch"
+            if failure is None:
+                self._failures = 0
+            else:
+                delay = self._try_again(items)
+                log.warning("cache of %s on %s: %s; trying again in %.1f s", self.root, self.cluster.name, failure, delay)
             if changed:
                 self._published = dict(self._work)
             with self._cond:
@@ -244,6 +312,30 @@ class WatchedTree:
                         listener(changed)
                     except Exception:
                         log.exception("cache listener failed")
+
+    def _try_again(self, items):
+        """Mark a failed batch's items again after a backoff that doubles
+        with each failure in a row: a load is never abandoned, and a
+        ZooKeeper in trouble is not hammered. A resync that succeeds
+        meanwhile covers them all."""
+        delay = min(BACKOFF[1], BACKOFF[0] * 2 ** self._failures)
+        self._failures += 1
+        with self._cond:
+            scheduled = bool(self._retry)
+            self._retry.update(dict.fromkeys(items))
+        if scheduled:
+            return delay
+        handler = self.cluster.handler
+
+        def later():
+            handler.sleep_func(delay)
+            with self._cond:
+                due, self._retry = list(self._retry), {}
+            if due:
+                self._mark(*due)
+
+        handler.spawn(later)
+        return delay
 
     def _take_rest(self):
         """Leaf events that came in while the batch read ZooKeeper.
@@ -288,9 +380,11 @@ class WatchedTree:
 
     def _root_children(self):
         try:
-            children = self.cluster.call("get_children", self.root, watch=self._watch)
+            children = self.cluster.wait(
+                self.cluster.submit("get_children", self.root, watch=self._watch), self.cluster.bulk_timeout
+            )
         except NoNodeError:
-            self.cluster.call("exists", self.root, watch=self._watch)
+            self.cluster.wait(self.cluster.submit("exists", self.root, watch=self._watch), self.cluster.bulk_timeout)
             return []
         names = []
         for name in children:
@@ -301,17 +395,89 @@ class WatchedTree:
                 log.warning("skipping %s/%s: not a valid service name", self.root, name)
         return names
 
+    # -- loads -------------------------------------------------------------
+
+    def _pipelined(self, requests):
+        """Answers of ``requests`` = [(key, method, path, kwargs)], as
+        (key, answer or None when the node is gone), in order, with at most
+        WINDOW of them in flight."""
+        pending = collections.deque()
+        timeout = self.cluster.bulk_timeout
+        pause = self.cluster.handler.sleep_func
+        for n, (key, method, path, kwargs) in enumerate(requests, 1):
+            pending.append((key, self.cluster.submit(method, path, **kwargs)))
+            if len(pending) >= WINDOW:
+                yield self._answer(pending.popleft(), timeout)
+            if n % WINDOW == 0:
+                pause(0)  # answers already in are decoded without a wait: let requests run
+        while pending:
+            yield self._answer(pending.popleft(), timeout)
+
+    def _answer(self, pending, timeout):
+        key, result = pending
+        try:
+            return key, self.cluster.wait(result, timeout)
+        except NoNodeError:
+            return key, None
+
     def _resync(self, changed):
-        self._watch = None if self.cluster.watch_tree(self.root, self._on_recursive) else self._on_event
-        names = self._root_children()
+        """Read the whole tree again after a (re)connection.
+
+        The new view is built apart and swapped in whole: a resync that
+        fails half-way publishes nothing and is tried again.
+        """
+        recursive = self.cluster.watch_tree(self.root, self._on_recursive)
+        self._watch = None if recursive else self._on_event
         before = self._work
-        self._work = {}
-        self._load_groups(names, changed, reuse=before)
-        changed.update(set(before) - set(self._work))
-        for name, group in self._work.items():
-            if before.get(name) != group:
-                changed.add(name)
+        kind = "resync" if self._loaded.is_set() else "load"
+        started = time.monotonic()
+        names = self._root_children()
+        self.progress = progress = Progress(running=True, kind=kind, total=len(names))
+        log.info("cache of %s on %s: %s of %d groups started", self.root, self.cluster.name, kind, len(names))
+        try:
+            if recursive and before:
+                unchanged, names = self._unchanged(names, before)
+                work = {name: before[name] for name in unchanged}
+                progress.done = len(work)
+            else:
+                work = {}  # one-shot watches are set again by reading every node
+            for first in range(0, len(names), CHUNK):
+                chunk = names[first : first + CHUNK]
+                work.update(self._read_groups(chunk, before if recursive else {}, reuse_data=False))
+                progress.done += len(chunk)
+                progress.read += len(chunk)
+        finally:
+            progress.running = False
+        progress.seconds = time.monotonic() - started
+        self.last_load = progress
+        changed.update(set(before) ^ set(work))
+        changed.update(name for name, group in work.items() if name in before and before[name] != group)
+        self._work = work
+        with self._cond:
+            self._retry.clear()
+            self._syncing = _RESYNC in self._dirty
         self._loaded.set()
+        log.info(
+            "cache of %s on %s: %s done in %.1f s: %d groups, %d re-read, %d leaves",
+            self.root, self.cluster.name, kind, progress.seconds, len(work), progress.read,
+            sum(len(group.leaves) for group in work.values()),
+        )
+
+    def _unchanged(self, names, before):
+        """Split ``names`` into the groups whose stat shows no change since
+        ``before`` (no child created or deleted, no data set) and the rest."""
+        unchanged, rest = [], []
+        requests = [(name, "exists", self._path(name), {}) for name in names if name in before]
+        stats = dict(self._pipelined(requests))
+        for name in names:
+            stat, old = stats.get(name), before.get(name)
+            if old is not None and stat is not None and old.stat is not None and (
+                stat.pzxid == old.pzxid and stat.mzxid == old.stat.mzxid
+            ):
+                unchanged.append(name)
+            else:
+                rest.append(name)
+        return unchanged, rest
 
     def _refresh_root(self, changed):
         names = self._root_children()
@@ -321,51 +487,61 @@ class WatchedTree:
         changed.update(gone)
         self._load_groups([n for n in names if n not in self._work], changed)
 
-    def _load_groups(self, names, changed, reuse=None):
-        """Read (and watch) groups, their data and their leaves, pipelined."""
-        call = self.cluster.submit
-        pending = []
+    def _load_groups(self, names, changed):
+        """Read groups that a watch or a writer named into the view; the
+        data of a group already known is kept current by its own watch."""
+        groups = self._read_groups(names, self._work, reuse_data=True)
         for name in names:
-            known = reuse is None and name in self._work  # its data is kept current by its watch
-            pending.append((
-                name,
-                call("get_children", self._path(name), watch=self._watch, include_data=True),
-                None if known else call("get", self._path(name), watch=self._watch),
-            ))
-        loaded = []
-        for name, children_result, data_result in pending:
-            try:
-                children, cstat = self.cluster.wait(children_result)
-                if data_result is None:
-                    data, stat = self._work[name].data, self._work[name].stat
-                else:
-                    data, stat = self.cluster.wait(data_result)
-            except NoNodeError:
+            group = groups.get(name)
+            if group is None:
                 if self._work.pop(name, None) is not None:
                     changed.add(name)
-                continue
-            loaded.append((name, [c for c in children if self._accept_leaf(c)], cstat, data, stat))
-        known = {name: {} if reuse is not None else getattr(self._work.get(name), "leaves", {}) for name, *_ in loaded}
-        found = self._fetch_leaves([(name, n) for name, names, *_ in loaded for n in names if n not in known[name]])
-        for name, leaf_names, cstat, data, stat in loaded:
-            leaves = {n: found[name, n] for n in leaf_names if (name, n) in found}
-            leaves.update((n, known[name][n]) for n in leaf_names if n in known[name])
-            group = Group(name, data or b"", stat, cstat.pzxid, leaves)
-            if group != self._work.get(name):
+            elif group != self._work.get(name):
                 self._work[name] = group
                 changed.add(name)
+
+    def _read_groups(self, names, known, reuse_data):
+        """Read (and watch) groups ``names``: children, data and the leaves
+        not in ``known`` (name -> Group). Returns name -> Group of those
+        that exist."""
+        requests = []
+        for name in names:
+            requests.append(((name, "children"), "get_children", self._path(name), {"watch": self._watch, "include_data": True}))
+            if not (reuse_data and name in known):
+                requests.append(((name, "data"), "get", self._path(name), {"watch": self._watch}))
+        answers = dict(self._pipelined(requests))
+        listed = []
+        for name in names:
+            children = answers.get((name, "children"))
+            data = answers.get((name, "data")) if (name, "data") in answers else (known[name].data, known[name].stat)
+            if children is None or data is None:
+                continue  # deleted meanwhile; the root's watch says so too
+            old = known.get(name)
+            leaves = {} if old is None else old.leaves
+            kept = [n for n in children[0] if self._accept_leaf(n)]
+            listed.append((name, kept, children[1], data, leaves))
+        found = self._fetch_leaves([(name, n) for name, kept, _, _, leaves in listed for n in kept if n not in leaves])
+        groups = {}
+        for name, kept, cstat, (data, stat), leaves in listed:
+            now = {}
+            for n in kept:
+                leaf = leaves.get(n) or found.get((name, n))
+                if leaf is not None:
+                    now[n] = leaf
+            groups[name] = Group(name, data or b"", stat, cstat.pzxid, now)
+        return groups
 
     def _fetch_leaves(self, pairs):
         """Read leaves ``pairs`` = [(group, name)], pipelined; those that exist,
         as (group, name) -> Leaf."""
-        pending = [(pair, self.cluster.submit("get", self._path(*pair), watch=self._watch)) for pair in pairs]
+        requests = [(pair, "get", self._path(*pair), {"watch": self._watch}) for pair in pairs]
         leaves = {}
-        for (group, name), result in pending:
-            try:
-                data, stat = self.cluster.wait(result)
-            except NoNodeError:
-                continue
-            leaves[group, name] = Leaf(name, data or b"", stat, self._decode(data or b""))
+        for (group, name), answer in self._pipelined(requests):
+            if answer is not None:
+                data, stat = answer
+                value = self._decode(data or b"")
+                # raw bytes only where they are all there is to show
+                leaves[group, name] = Leaf(name, data or b"" if value is None else b"", Stat.of(stat), value)
         return leaves
 
     def _refresh_group_data(self, name, changed):
@@ -411,9 +587,7 @@ class WatchedTree:
         """After deletions seen through the recursive watch: the zxid of the
         deletion, for ``Group.version`` (a child watch would re-read the
         children list and learn it from there)."""
-        pending = [(n, self.cluster.submit("exists", self._path(n))) for n in names]
-        for name, result in pending:
-            stat = self.cluster.wait(result)
+        for name, stat in self._pipelined([(n, "exists", self._path(n), {}) for n in names]):
             group = self._work.get(name)
             if stat is not None and group is not None and stat.pzxid > group.pzxid:
                 self._work[name] = replace(group, pzxid=stat.pzxid)

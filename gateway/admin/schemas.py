@@ -1,9 +1,19 @@
-"""Parameters of the admin endpoints, validated before any ZooKeeper call."""
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+"""Parameters of the admin endpoints, validated before any ZooKeeper call.
 
-from zk.codec import ALIVE, STOPPED, valid_host
+Each endpoint takes exactly the parameters of seed 002 (and ``force`` on
+delservice, and the ops additions: servicelist's search, offset, limit and
+counts, serverlist's details, servers named by host and port, setserver);
+anything else is refused, so a typo such as ``forse=true``
+never passes as if it had been understood.
+"""
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from zk.codec import ALIVE, STOPPED
+
 from zk.errors import InvalidName
 from zk.paths import check_member_key, check_service
+
+from ..params import Host, Ignored, Params
 
 
 def _rule(check):
@@ -16,15 +26,7 @@ def _rule(check):
     return validator
 
 
-def _host(value):
-    if not valid_host(value):
-        raise ValidationError("%r is not an IP address or host name" % value[:256])
-
-
-class _Params(Schema):
-    class Meta:
-        unknown = EXCLUDE  # key, keys and whatever else scripts send
-
+class _Params(Params):
     zkidc = fields.String(validate=validate.Length(min=1, max=64))
     key = fields.String(metadata={"description": "the caller's key (or send X-Api-Key)"})
     keys = fields.String(metadata={"description": "the same, as older scripts spell it"})
@@ -33,6 +35,7 @@ class _Params(Schema):
 class ServiceList(_Params):
     """Without search, offset, limit and counts the answer is the seed's."""
 
+    destName = Ignored()  # the seed's own servicelist example sends it
     search = fields.String(validate=validate.Length(max=128), metadata={"description": "services whose name contains this (any case)"})
     offset = fields.Integer(strict=False, validate=validate.Range(min=0), metadata={"description": "skip this many (sorted by name)"})
     limit = fields.Integer(strict=False, validate=validate.Range(min=0), metadata={"description": "answer at most this many"})
@@ -52,7 +55,7 @@ class DeleteService(Service):
 
 
 class AddServer(Service):
-    serverHost = fields.String(required=True, validate=_host)
+    serverHost = Host(required=True)
     serverPort = fields.Integer(required=True, strict=False, validate=validate.Range(1, 65535))
 
 
@@ -60,7 +63,7 @@ class _Server(Service):
     """One server of the service: by its member key, or by host and port."""
 
     serverKey = fields.String(validate=_rule(check_member_key))
-    serverHost = fields.String(validate=_host)
+    serverHost = Host()
     serverPort = fields.Integer(strict=False, validate=validate.Range(1, 65535))
 
     @validates_schema

@@ -1,9 +1,11 @@
-"""The discovery dialect's answers: ``{code, message, ttl, data}``, HTTP 200 always."""
+"""The discovery dialect's answers: ``{code, message, ttl, data}``, HTTP 200
+except for what is too large to take (413 and 414, codes -413 and -414)."""
 from flask import Response, jsonify
 
 NOT_MODIFIED = -304
 NOT_MODIFIED_BODY = b'{"code":-304,"message":"not modified","ttl":1}'
-_CODES = {400: -400, 401: -401, 403: -403, 404: -404, 409: -409}
+_CODES = {400: -400, 401: -401, 403: -403, 404: -404, 409: -409, 413: -413, 414: -414}
+_TOO_LARGE = (413, 414)  # a body, a write or a request line: HTTP says so too
 
 
 def code_of(status):
@@ -22,4 +24,5 @@ def ok(data=None):
 
 
 def render(problem):
-    return jsonify(code=code_of(problem.status), message=problem.message, ttl=1)
+    status = problem.status if problem.status in _TOO_LARGE else 200
+    return jsonify(code=code_of(problem.status), message=problem.message, ttl=1), status

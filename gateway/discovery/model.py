@@ -17,16 +17,14 @@ up to a second late (``Views``).
 ``latest_timestamp()``.
 """
 import json
-import math
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from zk import codec
 from zk.codec import ALIVE, STOPPED, Member
+from zk.errors import InvalidName
 from zk.instances import Policy, identity_key
-
-from ..config import ConfigError
 
 SOURCE = "discovery"
 UP, DOWN = 1, 2  # status; the fetch filter is a bit mask of them (3 = all)
@@ -35,28 +33,12 @@ _NS_PER_MS = 1_000_000
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``[discovery]`` config section."""
+    """The ``[discovery]`` config section (checked when the config is loaded)."""
 
     ttl: float = 90.0  # seconds without renew before an instance is evicted
     renew_interval: float = 30.0  # how often clients renew (self-preservation's expectation)
     poll_timeout: float = 30.0  # seconds a poll waits before -304
     zone: str = ""  # this replica's zone in ``nodes`` (default: the zkidc's name)
-
-    @classmethod
-    def from_section(cls, section):
-        known = {name: f.type for name, f in cls.__dataclass_fields__.items()}
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ConfigError("[discovery]: unknown setting(s) %s; known: %s" % (", ".join(unknown), ", ".join(known)))
-        values = {}
-        for name, value in section.items():
-            try:
-                values[name] = str(value) if known[name] is str else float(value)
-            except (TypeError, ValueError):
-                raise ConfigError("[discovery] %s: not a number: %r" % (name, value)) from None
-            if known[name] is not str and not (math.isfinite(values[name]) and values[name] > 0):
-                raise ConfigError("[discovery] %s must be a positive number" % name)
-        return cls(**values)
 
     @property
     def policy(self):
@@ -80,9 +62,10 @@ def parse_addr(addr):
         raise ValueError("addr %r is not scheme://host:port (%s)" % (addr[:256], exc)) from None
     if not parts.scheme or not parts.netloc:
         raise ValueError("addr %r is not scheme://host:port" % addr[:256])
-    host = parts.hostname
-    if not codec.valid_host(host):
-        raise ValueError("addr %r: %r is not an IP address or host name" % (addr[:256], host))
+    try:
+        host = codec.check_host(parts.hostname)
+    except InvalidName as exc:
+        raise ValueError("addr %r: host %s" % (addr[:256], exc.message)) from None
     if port is None or not codec.valid_port(port):
         raise ValueError("addr %r needs a port between 1 and 65535" % addr[:256])
     return parts.scheme.lower(), host, port
@@ -107,7 +90,7 @@ def build(args, old, now):
     before = old.instance if old is not None else {}
     reg = before.get("reg_timestamp")
     up = before.get("up_timestamp")
-    was_up = old is not None and old.status == ALIVE
+    was_up = old is not None and old.alive
     status = args["status"]
     instance = {
         "zone": args["zone"],
@@ -125,21 +108,6 @@ def build(args, old, now):
     }
     _, host, port = endpoints[0]
     return Member(host, port, ALIVE if status == UP else STOPPED, additional, instance["metadata"], None, instance)
-
-
-def metadata_of(doc):
-    """The parsed ``metadata`` JSON object as string -> string.
-
-    The original silently drops metadata that is not string-to-string (even
-    its own example ``{"weight": 10}``); here a non-string value is kept as
-    its JSON text instead (``10`` -> ``"10"``, ``true`` -> ``"true"``,
-    ``{"a": 1}`` -> ``'{"a":1}'``), because ServerSet metadata values are
-    strings and a weight that vanishes is worse than one that is quoted.
-    """
-    return {
-        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-        for k, v in doc.items()
-    }
 
 
 # -- showing -----------------------------------------------------------------
@@ -193,7 +161,7 @@ def is_discovery(member):
 
 
 def status_of(member):
-    return UP if member.status == ALIVE else DOWN
+    return UP if member.alive else DOWN
 
 
 def _int(value, default):

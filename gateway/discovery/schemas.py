@@ -1,16 +1,20 @@
 """Parameters of the discovery endpoints, validated before any ZooKeeper call.
 
-Lists are repeated keys (``appid=a&appid=b``).
+Lists are repeated keys (``appid=a&appid=b``). Each endpoint takes the
+parameters of seed 000 and, accepted but unused, the rest of what the
+original server's argument structs (bilibili/discovery model/param.go) and
+its Go SDK (naming/client.go: ``region`` on every call) send; anything else
+is refused.
 """
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from zk.errors import InvalidName
 from zk.paths import check_service
 
-from ..params import BadRequest, parse_json, single
+from ..params import Metadata, Params, ignoring, single
 
-from .model import DOWN, UP, metadata_of, parse_addr
+from .model import DOWN, UP, parse_addr
 
 MAX_APPIDS = 512
 
@@ -33,38 +37,22 @@ def _label(**options):
     return fields.String(validate=validate.Length(min=1, max=256), **options)
 
 
-class Metadata(fields.Field):
-    """A JSON object in a string, as the original's clients send it."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError("must be a JSON object in a string")
-        try:
-            doc = parse_json(value, "metadata")
-        except BadRequest as exc:
-            raise ValidationError(exc.message.replace("metadata ", "", 1)) from None
-        if not isinstance(doc, dict):
-            raise ValidationError("must be a JSON object")
-        doc = metadata_of(doc)
-        if len(doc) > 64:
-            raise ValidationError("at most 64 keys")
-        if any(len(k) > 128 or len(v) > 4096 for k, v in doc.items()):
-            raise ValidationError("keys are at most 128 characters, values 4096")
-        return doc
-
-
-class _Params(Schema):
-    class Meta:
-        unknown = EXCLUDE  # key, latest_timestamp on writes, whatever else clients send
-
+class _Params(Params):
     zkidc = fields.String(validate=validate.Length(min=1, max=64))
+    key = fields.String(load_only=True, metadata={"description": "the caller's key (or send X-Api-Key)"})
+    keys = fields.String(load_only=True, metadata={"description": "the same, as older scripts spell it"})
+
+
+# What the original's peers and SDK send to the writes, unused here
+# (replication between discovery nodes, the SDK's region).
+_ORIGINAL_WRITES = ignoring("region", "replication", "from_zone", "dirty_timestamp", "latest_timestamp")
 
 
 class Nodes(_Params):
     pass
 
 
-class Instance(_Params):
+class Instance(_Params, _ORIGINAL_WRITES):
     """renew and cancel."""
 
     zone = _label(required=True)

@@ -40,7 +40,7 @@ class Discovery:
 @blueprint.record_once
 def _setup(state):
     config = state.app.extensions["soa"].config
-    state.app.extensions["discovery"] = Discovery(model.Settings.from_section(config.section("discovery")))
+    state.app.extensions["discovery"] = Discovery(model.Settings(**config.section("discovery")))
 
 
 def _discovery():

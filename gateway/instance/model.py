@@ -7,6 +7,7 @@ STOPPED), so that outside readers and the other dialects agree with it.
 Members written by anyone else are read as well as they can be.
 """
 import logging
+import math
 import time
 from dataclasses import dataclass
 from dataclasses import replace as evolve
@@ -24,6 +25,9 @@ REGISTERED_BY = "instance"
 
 _PUBLISHED = {HEALTHY: codec.ALIVE, UN_HEALTHY: codec.DEAD, DISABLE: codec.STOPPED}
 _STAMPS = ("lease", "policy", "lapsed")  # what the lease mechanism adds
+DEFAULT_WEIGHT = 1.0  # Nacos's, shown for members that publish none
+MAX_WEIGHT = 10000
+PUBLISHED_DETAILS = ("weight", "enabled")  # registration fields kept under instance and, as text, in metadata
 
 
 @dataclass(frozen=True)
@@ -56,24 +60,11 @@ def instance_id(cluster, service, ip, port):
 
 @dataclass(frozen=True)
 class Timing:
-    """The ``[instance]`` config section: when silent instances lapse."""
+    """The ``[instance]`` config section (checked when the config is loaded): when silent instances lapse."""
 
     beat_interval: float = 5.0
     unhealthy_after: float = 10.0
     remove_after: float = 20.0
-
-    @classmethod
-    def of(cls, section):
-        unknown = set(section) - {"beat_interval", "unhealthy_after", "remove_after"}
-        if unknown:
-            raise ValueError("unknown settings %s" % ", ".join(sorted(unknown)))
-        try:
-            timing = cls(**{k: float(v) for k, v in section.items()})
-        except (TypeError, ValueError):
-            raise ValueError("beat_interval, unhealthy_after and remove_after are seconds") from None
-        if min(timing.beat_interval, timing.unhealthy_after, timing.remove_after) <= 0:
-            raise ValueError("beat_interval, unhealthy_after and remove_after must be positive")
-        return timing
 
     def policy(self, status):
         """A DISABLEd instance ignores beats and never lapses; the others do."""
@@ -89,26 +80,55 @@ class Timing:
 
 def status_of(member):
     """The instance API status of any member, from its ServerSet status."""
-    if member.status == codec.ALIVE:
+    if member.alive:
         return HEALTHY
     if member.status == codec.STOPPED:
         return DISABLE
     return UN_HEALTHY
 
 
+def state_of(member):
+    """The status that ops and beats change: an instance registered with
+    ``enabled=false`` is published STOPPED, yet beats and lapses as HEALTHY."""
+    if member.status == codec.STOPPED and member.instance.get("enabled") is False and Policy.of(member).ttl is not None:
+        return HEALTHY
+    return status_of(member)
+
+
 def kept_status(old):
     """Status of a registration: a DISABLE set by ops outlives re-registering."""
-    return DISABLE if old is not None and status_of(old) == DISABLE else HEALTHY
+    return DISABLE if old is not None and state_of(old) == DISABLE else HEALTHY
 
 
-def publish(identity, status, old=None):
-    """The member to publish for ``identity`` in ``status``."""
+def details_of(member):
+    """What a registration published beside its address: weight, enabled, metadata."""
+    details = {k: member.instance[k] for k in PUBLISHED_DETAILS if k in member.instance}
+    details["metadata"] = {k: v for k, v in member.metadata.items() if k not in details}
+    return details
+
+
+def _text_of(value):
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def publish(identity, status, old=None, details=None):
+    """The member to publish for ``identity`` in ``status``.
+
+    ``details``: a registration's ``weight``, ``enabled`` and ``metadata``
+    (those it gave); None keeps what ``old`` published. ``enabled=false``
+    publishes STOPPED: not routed (CONTRACT §4).
+    """
+    if details is None:
+        details = details_of(old) if old is not None else {}
+    given = {k: details[k] for k in PUBLISHED_DETAILS if k in details}
     registered = old.instance.get("registeredAt") if old is not None else None
     return codec.Member(
         identity.ip,
         identity.port,
-        _PUBLISHED[status],
+        codec.STOPPED if given.get("enabled") is False else _PUBLISHED[status],
+        metadata={**details.get("metadata", {}), **{k: _text_of(v) for k, v in given.items()}},
         instance={
+            **given,
             "namespace": identity.namespace,
             "cluster": identity.cluster,
             "serviceName": identity.service,
@@ -136,6 +156,19 @@ def _text(doc, name, default):
     return value if isinstance(value, str) and value else default
 
 
+def _weight(*candidates):
+    """The first finite non-negative number among ``candidates`` (numbers or text)."""
+    for value in candidates:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+            return value
+    return DEFAULT_WEIGHT
+
+
 def view(service, leaf, namespace=DEFAULT_NAMESPACE):
     """How the instance API shows a member, or None when it is unreadable.
 
@@ -154,13 +187,20 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
         "ip": member.host,
         "port": member.port,
         "status": status_of(member),
+        "weight": _weight(member.instance.get("weight"), member.metadata.get("weight")),
+        "enabled": member.status != codec.STOPPED,
+        "metadata": details_of(member)["metadata"],
     }
+
+
+def namespace_of(group):
+    """A service's namespace: its node's attribute, ``default`` when it has none."""
+    return _text(codec.decode_attributes(group.data), "namespace", DEFAULT_NAMESPACE)
 
 
 def views(service, group):
     """Every readable member of a service, in a stable order."""
-    attributes = codec.decode_attributes(group.data)
-    namespace = _text(attributes, "namespace", DEFAULT_NAMESPACE)
+    namespace = namespace_of(group)
     shown = (view(service, leaf, namespace) for leaf in group.leaves.values())
     return sorted((v for v in shown if v is not None), key=lambda v: (v["cluster"], v["ip"], v["port"], v["namespace"]))
 

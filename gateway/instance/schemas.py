@@ -3,15 +3,17 @@
 Every failure is a BadRequest naming the parameter the way this API's
 clients expect (``Param 'serviceName' is required``). An empty value of an
 optional parameter means its default, as in ``?namespace=&clusters=``.
-"""
-import ipaddress
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+Besides the seed's parameters every call accepts, unused, those of Nacos's
+own instance API (``NACOS``, from its InstanceController and Java client),
+so Nacos-style clients keep working; anything else is refused.
+"""
+from marshmallow import ValidationError, fields, pre_load, validate
 
 from zk.paths import is_service
 
-from ..params import BadRequest
-from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, STATUSES
+from ..params import UNKNOWN, BadRequest, Host, Metadata, ignoring
+from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, MAX_WEIGHT, STATUSES
 
 _NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
 
@@ -38,17 +40,6 @@ def _port(strict):
     )
 
 
-class IpAddress(fields.String):
-    """An IPv4 or IPv6 address, in its canonical spelling (one identity per address)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return str(ipaddress.ip_address(text.strip()))
-        except ValueError:
-            raise ValidationError("must be an IP address, not %r" % text[:64]) from None
-
-
 class Clusters(fields.String):
     """A comma separated list of cluster names; empty means all."""
 
@@ -60,11 +51,15 @@ class Clusters(fields.String):
         return names
 
 
-class _Params(Schema):
-    class Meta:
-        unknown = EXCLUDE  # clients send more than this API reads (weight, metadata, ...)
+NACOS = (
+    "namespaceId", "groupName", "clusterName", "weight", "enabled", "enable", "healthy", "ephemeral",
+    "metadata", "beat", "clientIP", "udpPort", "healthyOnly", "app",
+)
 
+
+class _Params(ignoring(*NACOS)):
     key = _text(load_only=True)
+    keys = _text(load_only=True)
     zkidc = _text(validate=validate.Length(1, 64, error="must be 1..64 characters"))
 
     @pre_load
@@ -73,14 +68,21 @@ class _Params(Schema):
 
     def handle_error(self, error, data, **kwargs):
         """The first failing parameter, in the order they are documented."""
-        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        messages = self.explained(error.messages)
+        messages = messages if isinstance(messages, dict) else {"_schema": messages}
         for name in [n for n in self.fields if n in messages] + [n for n in messages if n not in self.fields]:
             text = messages[name]
             while isinstance(text, list | dict):
                 text = next(iter(text.values() if isinstance(text, dict) else text), "is invalid")
             if name == "_schema":
                 raise BadRequest(str(text)) from None
+            if str(text).startswith(UNKNOWN):
+                text = "is unknown" + str(text)[len(UNKNOWN) :]
             raise BadRequest("Param '%s' %s" % (name, str(text).rstrip("."))) from None
+
+
+class WriteQuery(_Params):
+    """The query string of a write (its parameters are in the JSON body)."""
 
 
 class Service(_Params):
@@ -97,7 +99,7 @@ class Instance(Service):
     """One instance, from a query string: port may be spelled as text."""
 
     cluster = _text(load_default=DEFAULT_CLUSTER, validate=_name)
-    ip = IpAddress(required=True, error_messages=_messages("an IP address"))
+    ip = Host(required=True, error_messages=_messages("an IP address or a host name"))
     port = _port(strict=False)
 
 
@@ -105,6 +107,28 @@ class InstanceBody(Instance):
     """One instance, from a JSON body: port must be a JSON integer."""
 
     port = _port(strict=True)
+
+
+class Weight(fields.Float):
+    """A finite number 0..MAX_WEIGHT (Nacos's bounds), kept whole when it is."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("must be a number")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        return int(number) if number.is_integer() else number
+
+
+class RegisterBody(InstanceBody):
+    """A registration: the instance, and what it publishes beside its address."""
+
+    weight = Weight(
+        allow_nan=False,
+        validate=validate.Range(0, MAX_WEIGHT, error="must be between 0 and %d" % MAX_WEIGHT),
+        error_messages={**_messages("a number"), "too_large": "must be between 0 and %d" % MAX_WEIGHT},
+    )
+    enabled = fields.Boolean(error_messages=_messages("true or false"))
+    metadata = Metadata()
 
 
 class StatusBody(InstanceBody):

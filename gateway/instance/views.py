@@ -12,7 +12,6 @@ from zk import codec
 from zk.errors import NotFound
 
 from ..access import authorize
-from ..config import ConfigError
 from ..openapi import documented
 from ..params import BadRequest, json_body, schema_instance, single
 from . import model, schemas
@@ -24,12 +23,8 @@ _TIMING = "soa.instance.timing"
 
 @blueprint.record_once
 def _configure(state):
-    """Read ``[instance]`` once, when the app is built: a bad value stops startup."""
-    try:
-        timing = model.Timing.of(state.app.extensions["soa"].config.section("instance"))
-    except ValueError as exc:
-        raise ConfigError("[instance]: %s" % exc) from None
-    state.app.extensions[_TIMING] = timing
+    """Read ``[instance]`` once, when the app is built."""
+    state.app.extensions[_TIMING] = model.Timing(**state.app.extensions["soa"].config.section("instance"))
 
 
 def timing():
@@ -60,7 +55,7 @@ def from_body(schema):
 
 def access(right, args):
     """The Catalog, once the key may do ``right`` on the service."""
-    params = {name: args.get(name) or request.args.get(name) for name in ("key", "zkidc")}
+    params = {name: args.get(name) or request.args.get(name) for name in ("key", "keys", "zkidc")}
     return authorize(right, params, args["serviceName"])
 
 
@@ -69,9 +64,18 @@ def identity(args):
 
 
 def write_target(schema):
-    """(parameters, identity, Catalog) of a write, once its key may write there."""
-    args = from_body(schema)
-    return args, identity(args), access("write", args)
+    """(parameters, identity, Catalog) of a write, once its key may write there
+    and the service is in the namespace the write names."""
+    args = from_body(schema)  # first: a client sending it all in the query string learns where it goes
+    from_query(schemas.WriteQuery)
+    who, catalog = identity(args), access("write", args)
+    group = catalog.services().get(who.service)
+    if group is not None and model.namespace_of(group) != who.namespace:
+        raise BadRequest(
+            "service %s is in namespace %s, not %s (service names are unique per zkidc)"
+            % (who.service, model.namespace_of(group), who.namespace)
+        )
+    return args, who, catalog
 
 
 def registered(catalog, who):
@@ -146,10 +150,11 @@ def instance_get():
 
 
 @route("/api/instance", ["POST"])
-@documented("Register an instance (again: updated, never duplicated)", body=schemas.InstanceBody)
+@documented("Register an instance (again: updated, never duplicated)", body=schemas.RegisterBody)
 def instance_register():
     """Register, or register again: the same identity is updated, never duplicated."""
-    _, who, catalog = write_target(schemas.InstanceBody)
+    args, who, catalog = write_target(schemas.RegisterBody)
+    details = {k: args[k] for k in (*model.PUBLISHED_DETAILS, "metadata") if k in args}
     settings = timing()
     if catalog.services().get(who.service) is None:
         catalog.create_service(who.service, {"namespace": who.namespace})
@@ -157,7 +162,7 @@ def instance_register():
     if len(leaves) == 1 and leaves[0].value is not None:
         old = leaves[0].value
         status = model.kept_status(old)
-        if model.unchanged(old, model.publish(who, status, old), settings.policy(status)):
+        if model.unchanged(old, model.publish(who, status, old, details), settings.policy(status)):
             try:  # nothing to publish: a registration is then just a beat
                 catalog.instances.renew(who.service, who.key)
                 return success()
@@ -165,7 +170,7 @@ def instance_register():
                 pass  # evicted meanwhile: register it anew
 
     def build(old):
-        return model.publish(who, model.kept_status(old), old)
+        return model.publish(who, model.kept_status(old), old, details)
 
     def policy(old):
         return settings.policy(model.kept_status(old))
@@ -193,7 +198,7 @@ def instance_beat():
     """A beat keeps an instance HEALTHY and makes an UN_HEALTHY one HEALTHY
     again; a DISABLEd instance ignores it."""
     _, who, catalog = write_target(schemas.InstanceBody)
-    if model.status_of(registered(catalog, who)) == model.DISABLE:
+    if model.state_of(registered(catalog, who)) == model.DISABLE:
         return success()
     try:
         member = catalog.instances.renew(who.service, who.key)
@@ -208,7 +213,7 @@ def instance_beat():
 @documented("Set the status of an instance: HEALTHY, UN_HEALTHY or DISABLE", body=schemas.StatusBody)
 def instance_status():
     args, who, catalog = write_target(schemas.StatusBody)
-    if model.status_of(registered(catalog, who)) != args["status"]:
+    if model.state_of(registered(catalog, who)) != args["status"]:
         _publish(catalog, who, args["status"])
     return success()
 

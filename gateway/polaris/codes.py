@@ -31,6 +31,10 @@ INFO = {
     401000: "unauthorized",
     403001: "token verify exception",
     409000: "data is conflict, please try again",
+    # not Polaris's: the gateway keeps HTTP status = code // 1000 for what it
+    # refuses unread (a body over 1 MiB, a request line over the limit)
+    413000: "request entity too large",
+    414000: "request uri too long",
     500000: "execute exception",
     500001: "store layer exception",
 }
@@ -59,6 +63,8 @@ NO_SERVICE = 400301
 UNAUTHORIZED = 401000
 FORBIDDEN = 403001
 CONFLICT = 409000
+TOO_LARGE = 413000
+TOO_LONG = 414000
 FAILED = 500000
 STORE = 500001
 

@@ -5,9 +5,8 @@ answers carry (``size``/``responses`` for a batch, ``type``/``service`` for a
 discover) with ``expect()``, so even an error raised before the view got
 far (an unknown key, ZooKeeper down) answers in that endpoint's shape.
 """
-from flask import current_app, g, request
+from flask import current_app, g
 from marshmallow import ValidationError
-from werkzeug.exceptions import NotFound as NoRoute
 
 from zk import errors as zk
 
@@ -25,7 +24,8 @@ _BY_ERROR = (
     (zk.NotFound, codes.NOT_FOUND),
     (zk.Unavailable, codes.STORE),
 )
-_BY_STATUS = {401: codes.UNAUTHORIZED, 403: codes.FORBIDDEN, 409: codes.CONFLICT}
+_BY_STATUS = {401: codes.UNAUTHORIZED, 403: codes.FORBIDDEN, 409: codes.CONFLICT, 413: codes.TOO_LARGE,
+              414: codes.TOO_LONG}
 
 
 def code_of(problem):
@@ -70,10 +70,7 @@ def batch(results):
 
 def render(problem):
     code = code_of(problem)
-    message = problem.message
-    if isinstance(problem.error, NoRoute):
-        message = "no Polaris endpoint %s %s" % (request.method, request.path)
-    doc = {"code": code, "info": codes.info(code, message)}
+    doc = {"code": code, "info": codes.info(code, problem.message)}
     for name, value in g.get("polaris_fields", {}).items():
         doc.setdefault(name, value)
     return respond(dumps(doc), code)

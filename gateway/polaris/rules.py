@@ -11,15 +11,12 @@ exist in the rule's namespace.
 import uuid
 from dataclasses import dataclass
 
-from flask import request
-
 from ..access import authorize
 from ..openapi import documented
-from ..params import schema_instance
 from . import codes, schemas, shapes
 from .codes import PolarisError
 from .envelope import answer, expect
-from .views import blueprint, in_namespace, params, write_batch
+from .views import blueprint, in_namespace, params, query, write_batch
 
 STAMPS = ("id", "ctime", "mtime", "revision")  # what the gateway sets on a rule
 
@@ -32,6 +29,7 @@ class Kind:
     plural: str  # of a query's answer
     schema: type  # of a create
     update: type  # of an update
+    ref: type  # of a delete
     query: type
     many: bool  # many rules per service, each named by its id (else one, named by its service)
     ids: bool  # rules carry an id
@@ -44,11 +42,12 @@ class Kind:
 
 
 KINDS = (
-    Kind("routing", "routings", "routing", "routings", schemas.Routing, schemas.Routing, schemas.RuleQuery, False, False),
+    Kind("routing", "routings", "routing", "routings", schemas.Routing, schemas.Routing, schemas.RoutingRef,
+         schemas.RuleQuery, False, False),
     Kind("ratelimit", "ratelimits", "rateLimit", "rateLimits", schemas.RateLimit, schemas.RateLimitUpdate,
-         schemas.RateLimitQuery, True, True),
+         schemas.RateLimitRef, schemas.RateLimitQuery, True, True),
     Kind("circuitbreaker", "circuitbreakers", "circuitBreaker", "circuitBreakers", schemas.CircuitBreaker,
-         schemas.CircuitBreaker, schemas.RuleQuery, False, True),
+         schemas.CircuitBreaker, schemas.CircuitBreakerRef, schemas.RuleQuery, False, True),
 )
 
 
@@ -125,8 +124,6 @@ def update(kind):
 
 
 def delete(kind):
-    schema = schemas.RateLimitRef if kind.many else schemas.RuleRef  # the body of a delete
-
     def target(rule, item):
         if kind.many and rule.get("id") != item["id"]:
             return False
@@ -138,13 +135,13 @@ def delete(kind):
             catalog.rules.edit(service, kind.kind, lambda rules: [r for r in rules if not target(r, item)])
         return codes.SUCCESS, None
 
-    return write_batch("delete", schema, apply, kind.echo, lambda catalog, item: _locate(catalog, kind, item))
+    return write_batch("delete", kind.ref, apply, kind.echo, lambda catalog, item: _locate(catalog, kind, item))
 
 
-def query(kind):
+def listing(kind):
     expect(amount=0, size=0, **{kind.plural: []})
     catalog = authorize("read", params())
-    wanted = schema_instance(kind.query).load(request.args)
+    wanted = query(kind.query)
     exact = {k: wanted[k] for k in ("service", "namespace", "id", "name", "disable") if k in wanted}
     found = [
         rule
@@ -172,8 +169,7 @@ def _register(kind, action, handler, path, method, summary, **schemas_used):
 
 for _kind in KINDS:
     _base = "/naming/v1/" + _kind.path
-    _ref = schemas.RateLimitRef if _kind.many else schemas.RuleRef
     _register(_kind, "create", create, _base, "POST", "Create %s rules (batch)" % _kind.kind, body=_kind.schema, body_many=True)
     _register(_kind, "update", update, _base, "PUT", "Update %s rules (batch)" % _kind.kind, body=_kind.update, body_many=True)
-    _register(_kind, "delete", delete, _base + "/delete", "POST", "Delete %s rules (batch)" % _kind.kind, body=_ref, body_many=True)
-    _register(_kind, "query", query, _base, "GET", "Query %s rules" % _kind.kind, query=_kind.query)
+    _register(_kind, "delete", delete, _base + "/delete", "POST", "Delete %s rules (batch)" % _kind.kind, body=_kind.ref, body_many=True)
+    _register(_kind, "query", listing, _base, "GET", "Query %s rules" % _kind.kind, query=_kind.query)

@@ -1,18 +1,24 @@
 """What the Polaris endpoints accept, checked before anything is written.
 
 Each field that Polaris gives its own code keeps it (``FIELD_CODES``); any
-other mistake is 400103 invalid parameter. Unknown fields are ignored, as
-Polaris's decoder does; ``null`` counts as absent.
+other mistake is 400103 invalid parameter; ``null`` counts as absent.
+
+A body may carry every field of the Polaris message it stands for, as the
+SDKs and console send them (protobuf JSON: the field's JSON name or its
+proto name); those the gateway does not use are accepted and dropped. Any
+other field, and any query parameter a call does not take, is refused with
+400103 naming it: Polaris's own decoder would ignore it, and with it a typo.
 """
 import re
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from zk.codec import check_host
 from zk.errors import InvalidName
 from zk.paths import check_service
 
 from ..errors import validation_message
-from ..params import BadRequest, single
+from ..params import BadRequest, Params, ignoring, single, unknown
 from . import codes
 from .codes import PolarisError
 
@@ -33,6 +39,31 @@ SERVICE_CODES = {
     "comment": codes.BAD_COMMENT,
 }
 RULE_CODES = {"service": codes.BAD_NAME, "namespace": codes.BAD_NAMESPACE}
+
+# The fields of Polaris's messages, JSON and proto names, from
+# polarismesh/specification (api/v1/service_manage/service.proto, request.proto,
+# traffic_manage/routing.proto, ratelimit.proto, fault_tolerance/circuitbreaker.proto).
+SERVICE = (
+    "name", "namespace", "metadata", "ports", "business", "department", "cmdb_mod1", "cmdb_mod2", "cmdb_mod3",
+    "comment", "owners", "token", "ctime", "mtime", "revision", "platform_id", "total_instance_count",
+    "healthy_instance_count", "user_ids", "group_ids", "remove_user_ids", "remove_group_ids", "id", "editable",
+    "export_to", "sync_to_global_registry", "isolate_instance_count", "service_status", "deleteable",
+    "service_type", "extended_metadata",
+)
+DISCOVER_REQUEST = ("type", "service", "Filter", "Direction")
+ROUTING = ("service", "namespace", "inbounds", "outbounds", "ctime", "mtime", "revision", "service_token", "rules")
+RATE_LIMIT = (
+    "id", "service", "namespace", "subset", "priority", "resource", "type", "labels", "amounts", "action",
+    "disable", "report", "ctime", "mtime", "revision", "service_token", "adjuster", "regex_combine",
+    "amount_mode", "amountMode", "failover", "cluster", "method", "arguments", "name", "etime",
+    "max_queue_delay", "concurrencyAmount", "custom_response", "customResponse", "metadata", "editable",
+    "deleteable",
+)
+CIRCUIT_BREAKER = (
+    "id", "version", "name", "namespace", "service", "service_namespace", "serviceNamespace", "inbounds",
+    "outbounds", "token", "owners", "business", "department", "comment", "ctime", "mtime", "revision", "rules",
+)
+AMOUNT = ("maxAmount", "validDuration", "precision", "startAmount", "minAmount")
 
 
 def service_name(value):
@@ -72,11 +103,8 @@ class Choice(fields.Field):
         raise ValidationError("must be one of %s" % ", ".join(self.names))
 
 
-class _Item(Schema):
+class _Item(Params):
     FIELD_CODES = RULE_CODES
-
-    class Meta:
-        unknown = EXCLUDE
 
     @pre_load
     def _absent(self, data, **kwargs):
@@ -88,7 +116,7 @@ class _Item(Schema):
 # -- services ---------------------------------------------------------------
 
 
-class ServiceRef(_Item):
+class ServiceRef(_Item, ignoring(*SERVICE)):
     FIELD_CODES = SERVICE_CODES
 
     name = fields.String(required=True, validate=service_name)
@@ -123,29 +151,35 @@ class ServiceCreate(ServiceUpdate):
         return {"metadata": {}, "ports": "", "business": "", "department": "", "comment": "", **item}
 
 
-class Query(Schema):
-    """Query string of a listing: unknown parameters are refused (400103)."""
-
-    class Meta:
-        unknown = RAISE
+class Query(Params):
+    """Query string of any call: unknown parameters are refused (400103).
+    ``key`` and ``keys`` are taken as everywhere, but unused: the key travels
+    in a header here."""
 
     zkidc = fields.String()
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=MAX_PAGE, validate=validate.Range(min=0))
+    key = fields.String(load_only=True)
+    keys = fields.String(load_only=True)
 
     def load(self, args, **kwargs):
         """``args``: a request's query string; empty values count as absent."""
         try:
-            query = super().load({k: v for k, v in single(args).items() if v != ""}, **kwargs)
+            return super().load({k: v for k, v in single(args).items() if v != ""}, **kwargs)
         except BadRequest as exc:
             raise PolarisError(codes.INVALID, exc.message) from None
         except ValidationError as exc:
             raise PolarisError(codes.INVALID, validation_message(exc.messages)) from None
-        query["limit"] = min(query["limit"], MAX_PAGE)
-        return query
 
 
-class ServiceQuery(Query):
+class Listing(Query):
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=MAX_PAGE, validate=validate.Range(min=0))
+
+    @post_load
+    def _page(self, query, **kwargs):
+        return dict(query, limit=min(query["limit"], MAX_PAGE))
+
+
+class ServiceQuery(Listing):
     name = fields.String()
     namespace = fields.String()
     business = fields.String()
@@ -157,6 +191,11 @@ class ServiceQuery(Query):
 
     @validates_schema
     def _pairs(self, data, **kwargs):
+        for host in filter(None, (h.strip() for h in data.get("host", "").split(","))):
+            try:
+                check_host(host)
+            except InvalidName as exc:
+                raise ValidationError(exc.message, "host") from None
         if "port" in data:
             if "host" not in data:
                 raise ValidationError("port needs host", "port")
@@ -200,6 +239,15 @@ class DiscoverRequest(Schema):
     service = fields.Nested(DiscoverService)
 
 
+_DISCOVER_FIELDS = frozenset(DISCOVER_REQUEST)
+_SERVICE_FIELDS = frozenset(SERVICE)
+
+
+def _unknown(doc, names, where=""):
+    """What to say of each field of ``doc`` that is not one of ``names``."""
+    return ["%s%s: %s" % (where, name, unknown(name, names)) for name in sorted(doc.keys() - names)]
+
+
 def discover_request(doc):
     """(type name, service dict) of a discover request, or PolarisError.
 
@@ -207,6 +255,7 @@ def discover_request(doc):
     """
     if not isinstance(doc, dict):
         raise PolarisError(codes.PARSE, "the body must be a JSON object")
+    refused = _unknown(doc, _DISCOVER_FIELDS)
     kind = doc.get("type", 0)
     if isinstance(kind, bool) or not isinstance(kind, int | str):
         raise PolarisError(codes.PARSE, "type must be a number or a name")
@@ -218,6 +267,9 @@ def discover_request(doc):
     service = {} if service is None else service
     if not isinstance(service, dict):
         raise PolarisError(codes.PARSE, "service must be a JSON object")
+    refused += _unknown(service, _SERVICE_FIELDS, "service.")
+    if refused:
+        raise PolarisError(codes.INVALID, "; ".join(refused))
     request = {name: _text(service, name) for name in ("name", "namespace", "revision", "business")}
     request["namespace"] = request["namespace"] or DEFAULT_NAMESPACE
     if not NAMESPACE.fullmatch(request["namespace"]):
@@ -237,28 +289,19 @@ def discover_request(doc):
 # -- rules ------------------------------------------------------------------
 
 
-class MatchString(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class MatchString(Params):
     type = Choice(("EXACT", "REGEX", "NOT_EQUALS", "IN", "NOT_IN", "RANGE"), load_default="EXACT")
     value = fields.String(load_default="")
     value_type = Choice(("TEXT", "PARAMETER", "VARIABLE"), load_default="TEXT")
 
 
-class MatchArgument(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class MatchArgument(Params):
     type = Choice(("CUSTOM", "METHOD", "HEADER", "QUERY", "CALLER_SERVICE", "CALLER_IP"), load_default="CUSTOM")
     key = fields.String(load_default="")
     value = fields.Nested(MatchString, load_default=dict)
 
 
-class Amount(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class Amount(ignoring(*AMOUNT)):
     maxAmount = fields.Integer(strict=True, required=True, validate=validate.Range(min=0))
     validDuration = fields.String(
         required=True, validate=validate.Regexp(DURATION, error="a duration such as 1s, 500ms, 1m or 1h")
@@ -275,21 +318,31 @@ class RuleRef(_Item):
 _ROUTES = {"load_default": list}
 
 
-class Routing(RuleRef):
+class RoutingRef(RuleRef, ignoring(*ROUTING)):
+    """What a routing delete needs: its service (a whole rule may be sent)."""
+
+
+class Routing(RoutingRef):
     """One routing rule per service; its routes are kept as sent."""
 
     inbounds = fields.List(fields.Dict(), **_ROUTES)
     outbounds = fields.List(fields.Dict(), **_ROUTES)
 
 
-class CircuitBreaker(Routing):
+class CircuitBreakerRef(RuleRef, ignoring(*CIRCUIT_BREAKER)):
+    """What a circuit breaker delete needs: its service."""
+
+
+class CircuitBreaker(CircuitBreakerRef):
     """One circuit breaker per service, in effect as soon as it is written."""
 
+    inbounds = fields.List(fields.Dict(), **_ROUTES)
+    outbounds = fields.List(fields.Dict(), **_ROUTES)
     name = fields.String(load_default="", validate=validate.Length(max=64))
     comment = fields.String(load_default="", validate=validate.Length(max=1024))
 
 
-class RateLimit(RuleRef):
+class RateLimit(RuleRef, ignoring(*RATE_LIMIT)):
     """Rate limits: many per service, each with an id the gateway gives it."""
 
     id = fields.String(validate=validate.Length(min=1, max=64))
@@ -312,7 +365,7 @@ class RateLimitUpdate(RateLimit):
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class RateLimitRef(_Item):
+class RateLimitRef(_Item, ignoring(*RATE_LIMIT)):
     """What a rate limit delete needs: its id (service and namespace optional)."""
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -320,7 +373,7 @@ class RateLimitRef(_Item):
     namespace = fields.String(validate=namespace)
 
 
-class RuleQuery(Query):
+class RuleQuery(Listing):
     service = fields.String()
     namespace = fields.String()
 

@@ -12,6 +12,7 @@ costs a dictionary lookup and an identity check.
 """
 import hashlib
 import json
+import math
 import re
 import time
 from functools import cached_property
@@ -80,6 +81,8 @@ def _weight(*candidates):
             continue
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
+        if isinstance(value, float) and math.isfinite(value):  # the instance API's weights may be fractions
+            value = round(value)
         if isinstance(value, int):
             return max(0, min(MAX_WEIGHT, value))
     return DEFAULT_WEIGHT
@@ -109,7 +112,7 @@ def instance(namespace, service, leaf):
         "priority": priority if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0 else 0,
         "weight": _weight(extra.get("weight"), metadata.get("weight")),
         "enableHealthCheck": False,
-        "healthy": status == codec.ALIVE or (isolate and extra.get("healthy") is not False),
+        "healthy": member.alive or (isolate and extra.get("healthy") is not False),
         "isolate": isolate,
         "metadata": dict(metadata),
         "mtime": timestamp(leaf.stat.mtime),

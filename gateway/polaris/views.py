@@ -36,6 +36,11 @@ def params():
     return {"zkidc": request.args.get("zkidc")}
 
 
+def query(schema=schemas.Query):
+    """The query string, checked: a call takes only the parameters ``schema`` declares."""
+    return schema_instance(schema).load(request.args)
+
+
 def body():
     try:
         doc = json_body()
@@ -82,6 +87,7 @@ def write_batch(right, schema, apply, echo, service_of):
     """
     expect(size=0, responses=[])
     catalog = authorize(right, params())
+    query()
     items = _items(body())
     loaded, refused = [], []
     for raw in items:
@@ -226,12 +232,12 @@ def _filters(query):
 def query_services():
     expect(amount=0, size=0, services=[])
     catalog = authorize("read", params())
-    query = schema_instance(schemas.ServiceQuery).load(request.args)
-    tests = _filters(query)
+    wanted = query(schemas.ServiceQuery)
+    tests = _filters(wanted)
     views = answers().services(catalog.name, catalog.services())
     matched = [v for v in views if all(test(v) for test in tests)]
     matched.sort(key=lambda v: (-v.group.stat.mzxid, v.name))  # last modified first
-    page = matched[query["offset"] : query["offset"] + query["limit"]]
+    page = matched[wanted["offset"] : wanted["offset"] + wanted["limit"]]
     return answer(codes.SUCCESS, amount=len(matched), size=len(page), services=[v.listing for v in page])
 
 
@@ -246,6 +252,7 @@ def discover():
     this view answers the rest, and every error."""
     kind, wanted = schemas.discover_request(body())
     expect(type=kind, service={"name": wanted["name"], "namespace": wanted["namespace"]})
+    query()
     if kind == "SERVICES":
         catalog = authorize("read", params())
         revision, full, unchanged = answers().listing(catalog.name, catalog.services(), wanted)
