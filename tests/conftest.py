@@ -114,21 +114,28 @@ def gateway_process(zk_server, chroot):
         process.stop(kill=True)
 
 
-def eventually(check, timeout=5.0, interval=0.05):
-    """Retry ``check`` until it returns a truthy value (or stops raising AssertionError)."""
+def eventually(check, timeout=15.0, interval=0.05):
+    """Retry ``check`` until it returns a truthy value; at the deadline, fail with its last error.
+
+    Any exception means "not yet", not only AssertionError: a replica whose cache has not
+    caught up answers HTTP 404 (urllib raises), a node not there yet raises NoNodeError, a
+    log line being written is not JSON yet. The deadline is generous because the machine
+    may be busy; a condition that holds returns at once.
+    """
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         try:
             result = check()
-            if result:
-                return result
-        except AssertionError:
+        except Exception:
             if time.monotonic() > deadline:
                 raise
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout)
+        else:
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met within %.1f s" % timeout)
         time.sleep(interval)
 
 

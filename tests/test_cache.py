@@ -74,8 +74,9 @@ def test_version_grows_on_an_outside_delete_as_zookeeper_counts_it(client, app, 
 def test_a_view_never_shows_half_a_transaction(app, zk, services_path):
     """A member replaced in one transaction (create the new, delete the old)
     is never published as two members, nor as none. (Replaced again before
-    the cache could read the new one, it would be gone when read: the
-    replacements here are spaced as a re-registering client's would be.)"""
+    the cache could read the new one, it would be gone when read: each
+    replacement here waits until the view shows the previous one, as a
+    re-registering client's are spaced, however busy the machine.)"""
     tree = app.extensions["soa"].registry.get("qa").tree
     path = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True, makepath=True)
     eventually(lambda: tree.group("svc") is not None and len(tree.group("svc").leaves) == 1)
@@ -86,8 +87,7 @@ def test_a_view_never_shows_half_a_transaction(app, zk, services_path):
         txn.create(services_path + "/svc/member_", member("10.0.0.1", 81 + n), sequence=True)
         txn.delete(path)
         path = txn.commit()[0]
-        time.sleep(0.02)
-    eventually(lambda: set(tree.group("svc").leaves) == {path.rsplit("/", 1)[1]})
+        eventually(lambda: set(tree.group("svc").leaves) == {path.rsplit("/", 1)[1]}, interval=0.01)
     assert seen and set(seen) == {1}
 
 

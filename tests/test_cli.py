@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -34,13 +33,7 @@ def get(url):
 
 
 def wait_ready(port):
-    def ready():
-        try:
-            return get("http://127.0.0.1:%d/readyz" % port)["status"] == "ready"
-        except OSError:
-            return False
-
-    eventually(ready, timeout=30, interval=0.2)
+    eventually(lambda: get("http://127.0.0.1:%d/readyz" % port)["status"] == "ready", timeout=30, interval=0.2)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -68,10 +61,7 @@ def test_dev_serves_three_zkidcs_and_stops_its_zookeeper(tmp_path, stop_signal):
     finally:
         process.send_signal(stop_signal)
         process.wait(60)
-    deadline = time.monotonic() + 10
-    while stray_java_processes(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert stray_java_processes(data_dir) == []
+    eventually(lambda: stray_java_processes(data_dir) == [], timeout=30)
 
 
 def test_dev_zookeeper_dies_with_a_killed_gateway(tmp_path):
@@ -79,7 +69,7 @@ def test_dev_zookeeper_dies_with_a_killed_gateway(tmp_path):
     wait_ready(port)
     process.kill()
     process.wait(10)
-    eventually(lambda: stray_java_processes(data_dir) == [], timeout=10)
+    eventually(lambda: stray_java_processes(data_dir) == [], timeout=30)
 
 
 def test_config_mode_refuses_a_broken_config_clearly(tmp_path):

@@ -137,14 +137,14 @@ def test_admin_writes_through_one_replica_are_read_through_the_other(cluster):
     assert http(cluster.a, "/addservice", {"destName": SERVICE}, "POST")["code"] == 1
     added = http(cluster.a, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.1", "serverPort": 8080}, "POST")
     assert added["code"] == 1 and not added["existed"]
-    eventually(lambda: servers(cluster.b) == [("10.0.0.1", 8080)], timeout=5)
+    eventually(lambda: servers(cluster.b) == [("10.0.0.1", 8080)])
 
 
 @pytest.mark.skipif(not NGINX, reason="nginx is not installed (make test installs it)")
 def test_nginx_spreads_requests_and_passes_the_request_id(cluster):
     http(cluster.lb, "/addservice", {"destName": SERVICE}, "POST")
     assert http(cluster.lb, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.2", "serverPort": 8080}, "POST")["code"] == 1
-    eventually(lambda: ("10.0.0.2", 8080) in servers(cluster.b), timeout=5)
+    eventually(lambda: ("10.0.0.2", 8080) in servers(cluster.b))
     request = urllib.request.Request(cluster.lb + "/healthz", headers={"X-Request-Id": "cluster-test-0001"})
     with urllib.request.urlopen(request, timeout=5) as answer:
         assert answer.headers["X-Request-Id"] == "cluster-test-0001"
@@ -182,7 +182,7 @@ def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other
         answer = http(cluster.b, "/discovery/fetch", {"appid": APPID, "env": "uat", "status": 3})
         return answer["code"] == 0 and hostnames(answer) == ["host-1"] and answer
 
-    latest = eventually(fetched, timeout=5)["data"]["latest_timestamp"]
+    latest = eventually(fetched)["data"]["latest_timestamp"]
     behind = http(cluster.b, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": 0})
     assert behind["code"] == 0 and hostnames(behind) == ["host-1"]
 
@@ -214,14 +214,14 @@ def test_replicas_report_metrics_audit_lines_and_a_valid_openapi_document(cluste
 
     for _ in range(20):
         http(cluster.a, "/servicelist", {})
-    eventually(scraped, timeout=10)
+    eventually(scraped, timeout=20)
 
     def audited():
         with open(os.path.join(cluster.dir, "gateway-a.log")) as log:
             lines = [json.loads(line) for line in log if line.startswith("{")]
         return [line for line in lines if line.get("audit") and line.get("action") == "addservice"]
 
-    (line,) = [a for a in eventually(audited, timeout=5) if any(p.endswith("/audited.svc") for p in a["paths"])]
+    (line,) = [a for a in eventually(audited) if any(p.endswith("/audited.svc") for p in a["paths"])]
     assert (line["key"], line["zkidc"], line["dialect"], line["result"]) == ("ops", "qa", "admin", "ok")
     with open(os.path.join(cluster.dir, "gateway-a.log")) as log:
         assert OPS not in log.read()
