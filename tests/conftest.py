@@ -89,23 +89,23 @@ def config_doc(hosts, prefix, gateway=None, sections=None, **zkidc_options):
 
 
 @pytest.fixture(scope="module")
-def own_gateway(zk, zk_server):
+def own_gateway(zk, zk_server, tmp_path_factory):
     """(a real gateway process, its ZooKeeper prefix) shared by a test module."""
     from tests.fault_helpers import gateway_on_own_prefix
 
-    with gateway_on_own_prefix(zk, zk_server) as found:
+    with gateway_on_own_prefix(zk, zk_server, tmp_path_factory.mktemp("gateway")) as found:
         yield found
 
 
 @pytest.fixture
-def gateway_process(zk_server, chroot):
+def gateway_process(zk_server, chroot, tmp_path):
     """Factory: start real `soa-gateway serve --config` processes on this test's chroot."""
     from gateway.testing import GatewayProcess
 
     started = []
 
     def start(gateway=None, sections=None, **options):
-        process = GatewayProcess(config_doc(zk_server.hosts, chroot, gateway, sections), **options).start()
+        process = GatewayProcess(config_doc(zk_server.hosts, chroot, gateway, sections), directory=tmp_path, **options).start()
         started.append(process)
         return process
 

@@ -56,8 +56,8 @@ def prefix(ensemble, ezk):
 
 
 @pytest.fixture
-def gateways(ensemble, prefix):
-    started = Gateways(ensemble.hosts, prefix)
+def gateways(ensemble, prefix, tmp_path):
+    started = Gateways(ensemble.hosts, prefix, tmp_path)
     yield started
     started.stop()
 
