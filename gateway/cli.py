@@ -61,8 +61,8 @@ def _serve_dev(args):
     server = ZooKeeperServer(port=port, data_dir=data_dir)
     # SIGTERM must unwind through the finally below, even before gunicorn runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.start()  # stops what it started when it fails (DataDirInUse: another one runs there)
     try:
-        server.start()
         ensure_paths(server.hosts, ["/%s/soa/services" % name for name in ("qa", "yz", "g1")])
         key = os.environ.get("SOA_GATEWAY_DEV_KEY") or secrets.token_urlsafe(16)
         config = configuration.development(server.hosts, key)

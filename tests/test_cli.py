@@ -72,6 +72,24 @@ def test_dev_zookeeper_dies_with_a_killed_gateway(tmp_path):
     eventually(lambda: stray_java_processes(data_dir) == [], timeout=30)
 
 
+def test_a_second_dev_start_on_the_same_data_dir_fails_at_once_naming_the_first(tmp_path):
+    process, port, zk_port, data_dir, _ = start_dev(tmp_path)
+    try:
+        wait_ready(port)
+        command = [sys.executable, "-m", "gateway", "serve", "--dev", "--bind", "127.0.0.1:%d" % free_port(),
+                   "--zk-port", str(free_port()), "--data-dir", data_dir]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert "data directory %s is in use" % data_dir in second.stderr
+        assert "127.0.0.1:%d" % zk_port in second.stderr and "pid %d" % process.pid in second.stderr
+        assert "Traceback" not in second.stderr and "ZooKeeper stopped" not in second.stderr
+        assert len(stray_java_processes(data_dir)) == 1
+        assert get("http://127.0.0.1:%d/readyz" % port)["status"] == "ready"  # the first serves on
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
 def test_config_mode_refuses_a_broken_config_clearly(tmp_path):
     path = tmp_path / "gateway.toml"
     path.write_text('[gateway]\ndefault_zkidc = "nope"\n[zkidc.qa]\nhosts = "127.0.0.1:1"\n')
