@@ -4,8 +4,10 @@ Every log line is one JSON object. Each request gets an id (the client's
 ``X-Request-Id`` when it sends a sane one) that is echoed back and stamped on
 every line logged while serving it. Every change to ZooKeeper made by a
 request, and every write refused for its key, gets one ``soa.audit`` line:
-who (the key's name, never the key), zkidc, dialect, action, znode paths,
-result. Heartbeats are not changes and are not audited.
+who (the key's name, never the key), zkidc and service targeted, dialect,
+action, znode paths (inside the zkidc, without its chroot), the members
+created with their host:port, result. Heartbeats are not changes and are
+not audited.
 """
 import json
 import logging
@@ -15,6 +17,9 @@ import time
 from dataclasses import dataclass
 
 from flask import g, has_request_context, request
+
+from zk import codec
+from zk.paths import is_member
 
 audit_log = logging.getLogger("soa.audit")
 access_log = logging.getLogger("soa.access")
@@ -92,6 +97,7 @@ class Finished:
     endpoint: str
     key: str | None
     zkidc: str | None
+    service: str | None
     seconds: float
     problem: object  # gateway.errors.Problem or None
     writes: list
@@ -103,6 +109,7 @@ class Finished:
         problem = getattr(ctx, "problem", None)
         catalog = getattr(ctx, "catalog", None)
         key = getattr(ctx, "key_name", None) or (getattr(problem.error, "key_name", None) if problem else None)
+        zkidc, service = getattr(ctx, "target", (None, None))  # what it asked for, even when refused
         return cls(
             ctx.request_id,
             req.method,
@@ -111,7 +118,8 @@ class Finished:
             req.blueprint or "none",
             (req.endpoint or "unmatched").split(".", 1)[-1].removesuffix("_slash"),
             key,
-            catalog.name if catalog is not None else None,
+            catalog.name if catalog is not None else zkidc,
+            service,
             time.monotonic() - getattr(ctx, "started", time.monotonic()),
             problem,
             getattr(ctx, "writes", []),
@@ -169,21 +177,27 @@ def _audit(done):
     refused = done.problem is not None and done.status in (401, 403) and done.method != "GET"
     if not writes and not refused:
         return
+    members = _members(writes)
     audit_log.info(
-        "%s %s by %s",
+        "%s %s by %s on %s%s%s",
         done.endpoint,
         "refused" if refused else "done",
         done.key or "anonymous",
+        done.zkidc,
+        " service %s" % done.service if done.service else "",
+        "".join(" %s %s" % member for member in members.items()),
         extra={
             "fields": {
                 "request_id": done.request_id,
                 "audit": True,
                 "key": done.key,
                 "zkidc": done.zkidc,
+                "service": done.service,
                 "dialect": done.dialect,
                 "action": done.endpoint,
-                "paths": sorted({path for _, path, _ in writes}),
-                "operations": [op for op, _, _ in writes],
+                "paths": sorted({path for _, path, _, _ in writes}),
+                "operations": [op for op, _, _, _ in writes],
+                "members": members,
                 "result": "ok" if done.problem is None else done.problem.message,
                 "status": done.status,
             }
@@ -191,7 +205,18 @@ def _audit(done):
     )
 
 
-def note_write(op, path, heartbeat):
+def _members(writes):
+    """member name -> host:port of each member created (what its data publishes)."""
+    found = {}
+    for op, path, _, data in writes:
+        name = path.rsplit("/", 1)[-1]
+        if op == "create" and is_member(name):
+            member = codec.decode(data)
+            found[name] = "%s:%d" % ("[%s]" % member.host if ":" in member.host else member.host, member.port) if member else None
+    return found
+
+
+def note_write(op, path, heartbeat, data=None):
     """zk.Cluster's write listener: remember what this request changed.
 
     Writes made outside any request (eviction, re-creation after a session
@@ -199,12 +224,15 @@ def note_write(op, path, heartbeat):
     """
     if has_request_context():
         if "writes" in g:
-            g.writes.append((op, path, heartbeat))
+            g.writes.append((op, path, heartbeat, data))
     elif not heartbeat:
+        members = _members([(op, path, heartbeat, data)])
         audit_log.info(
-            "%s %s by the gateway",
+            "%s %s%s by the gateway",
             op,
             path,
-            extra={"fields": {"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path], "result": "ok"}},
+            "".join(" %s" % endpoint for endpoint in members.values()),
+            extra={"fields": {"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path],
+                              "members": members, "result": "ok"}},
         )
 
