@@ -24,13 +24,21 @@ from zk.paths import is_member
 audit_log = logging.getLogger("soa.audit")
 access_log = logging.getLogger("soa.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A key in a query string: gunicorn logs the URI of a request that failed in the app.
+_QUERY_KEY = re.compile(r"([?&](?:key|keys)=)[^&#\s'\"]+", re.IGNORECASE)
+
+
+def redact(text):
+    """``text`` with the value of every ``key=``/``keys=`` query parameter hidden."""
+    return _QUERY_KEY.sub(r"\1<redacted>", text)
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line.
 
     Fields passed as ``extra={"fields": {...}}`` are merged in as they are;
-    any other ``extra`` attribute is too (third-party loggers).
+    any other ``extra`` attribute is too (third-party loggers). Keys in a
+    query string of the message or the traceback are redacted.
     """
 
     _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "fields"}
@@ -44,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "ts": "%s.%03dZ" % (self._second[1], record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         if has_request_context() and "request_id" in g:
             doc["request_id"] = g.request_id
@@ -56,7 +64,7 @@ class JsonFormatter(logging.Formatter):
                 if name not in self._standard and not name.startswith("_"):
                     doc[name] = value
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 

@@ -8,11 +8,14 @@ nginx, and by a plain ZooKeeper client.
 import json
 import os
 import shutil
+import stat
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from types import SimpleNamespace
 
 import pytest
@@ -151,10 +154,10 @@ def test_nginx_spreads_requests_and_passes_the_request_id(cluster):
     with urllib.request.urlopen(cluster.lb + "/healthz", timeout=5) as answer:
         assert answer.headers["X-Request-Id"]  # nginx's own id when the client sends none
     with open(os.path.join(cluster.dir, "nginx.log")) as log:
-        lines = log.read()
-    upstreams = {line.split("upstream=")[1].split()[0] for line in lines.splitlines() if "upstream=" in line}
+        access = [line for line in log.read().splitlines() if "upstream=" in line]
+    upstreams = {line.split("upstream=")[1].split()[0] for line in access}
     assert upstreams == {cluster.a[len("http://") :], cluster.b[len("http://") :]}
-    assert OPS not in lines  # keys travel in query strings: never logged
+    assert OPS not in "\n".join(access)  # keys travel in query strings: never in the access log
 
 
 def test_a_plain_zookeeper_client_sees_the_serverset_member(cluster):
@@ -227,6 +230,35 @@ def test_replicas_report_metrics_audit_lines_and_a_valid_openapi_document(cluste
         assert OPS not in log.read()
     with urllib.request.urlopen(cluster.b + "/openapi.json", timeout=5) as answer:
         validate(json.loads(answer.read()))
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_logs_hold_no_key_and_nginx_s_error_log_is_private(cluster):
+    if NGINX:  # nginx's error log prints the request line of a request it refuses, key= included
+        lb = urllib.parse.urlsplit(cluster.lb)
+        connection = HTTPConnection(lb.hostname, lb.port, timeout=10)
+        connection.putrequest("POST", "/addserver?destName=%s&key=%s" % (SERVICE, OPS))
+        connection.putheader("Content-Length", str(2 << 20))  # above client_max_body_size
+        connection.endheaders()
+        assert connection.getresponse().status == 413
+        connection.close()
+
+        def logged():
+            with open(os.path.join(cluster.dir, "nginx.log")) as log:
+                return "too large body" in log.read()
+
+        eventually(logged)
+    assert mode(cluster.dir) == 0o700
+    logs = [name for name in os.listdir(cluster.dir) if name.endswith(".log")]
+    assert {"zookeeper.log", "gateway-a.log", "gateway-b.log"} <= set(logs)
+    for name in logs:
+        assert mode(os.path.join(cluster.dir, name)) == 0o600, name
+        if name != "nginx.log":
+            with open(os.path.join(cluster.dir, name)) as log:
+                assert OPS not in log.read(), name
 
 
 def test_stop_leaves_no_process_behind(cluster):

@@ -2,6 +2,7 @@
 import json
 import logging
 import re
+import sys
 
 from gateway.logs import JsonFormatter
 from tests.conftest import KEYS, OPS
@@ -103,6 +104,22 @@ def test_a_refused_write_is_audited_with_the_zkidc_and_service_it_targeted(clien
     (register,) = audit_lines(caplog, "register")
     assert (register["key"], register["status"], register["zkidc"], register["service"]) == ("ip2city", 403, "qa", "pay.api")
     assert register["paths"] == []
+
+
+def test_a_key_in_a_logged_uri_is_redacted():
+    """gunicorn logs "Error handling request GET <uri>", query string and all,
+    when a request fails inside the application."""
+    try:
+        raise RuntimeError("while serving /discovery/fetch?keys=%s" % OPS)
+    except RuntimeError:
+        record = logging.makeLogRecord({"name": "gunicorn.error", "levelno": logging.ERROR, "levelname": "ERROR",
+                                        "msg": "Error handling request %s %s",
+                                        "args": ("GET", "/servicelist?zkidc=qa&key=%s&x=1" % OPS),
+                                        "exc_info": sys.exc_info()})
+    line = json.loads(JsonFormatter().format(record))
+    assert OPS not in json.dumps(line)
+    assert line["msg"] == "Error handling request GET /servicelist?zkidc=qa&key=<redacted>&x=1"
+    assert "/discovery/fetch?keys=<redacted>" in line["exc"]
 
 
 def test_failed_requests_get_a_json_access_line_with_the_request_id(client, caplog):
