@@ -29,6 +29,10 @@ def authorize(right, params, service=None, zkidc=None):
     """Check the key for ``right`` (see allowed()) and return the Catalog of the zkidc."""
     gateway = current()
     zkidc = zkidc_of(gateway, request.environ, params, zkidc)
-    g.target = (zkidc, service)  # for the audit line, of a refused write too
+    # What the request asked for, for its audit line (of a refused write too); a batch
+    # (Polaris) checks each item's service.
+    g.zkidc_asked = zkidc
+    if service is not None and service not in g.setdefault("services", []):
+        g.services.append(service)
     g.key_name, g.catalog = allowed(gateway, request.environ, right, params, (service,), zkidc)
     return g.catalog

@@ -4,7 +4,7 @@ Every log line is one JSON object. Each request gets an id (the client's
 ``X-Request-Id`` when it sends a sane one) that is echoed back and stamped on
 every line logged while serving it. Every change to ZooKeeper made by a
 request, and every write refused for its key, gets one ``soa.audit`` line:
-who (the key's name, never the key), zkidc and service targeted, dialect,
+who (the key's name, never the key), zkidc and services targeted, dialect,
 action, znode paths (inside the zkidc, without its chroot), the members
 created with their host:port, result. Heartbeats are not changes and are
 not audited.
@@ -105,7 +105,7 @@ class Finished:
     endpoint: str
     key: str | None
     zkidc: str | None
-    service: str | None
+    services: list
     seconds: float
     problem: object  # gateway.errors.Problem or None
     writes: list
@@ -117,7 +117,6 @@ class Finished:
         problem = getattr(ctx, "problem", None)
         catalog = getattr(ctx, "catalog", None)
         key = getattr(ctx, "key_name", None) or (getattr(problem.error, "key_name", None) if problem else None)
-        zkidc, service = getattr(ctx, "target", (None, None))  # what it asked for, even when refused
         return cls(
             ctx.request_id,
             req.method,
@@ -126,8 +125,8 @@ class Finished:
             req.blueprint or "none",
             (req.endpoint or "unmatched").split(".", 1)[-1].removesuffix("_slash"),
             key,
-            catalog.name if catalog is not None else zkidc,
-            service,
+            catalog.name if catalog is not None else getattr(ctx, "zkidc_asked", None),  # asked, even when refused
+            getattr(ctx, "services", []),
             time.monotonic() - getattr(ctx, "started", time.monotonic()),
             problem,
             getattr(ctx, "writes", []),
@@ -182,7 +181,7 @@ def finish(done, access="errors"):
 
 def _audit(done):
     writes = [w for w in done.writes if not w[2]]  # leave out heartbeats
-    refused = done.problem is not None and done.status in (401, 403) and done.method != "GET"
+    refused = done.status in (401, 403) and done.method != "GET"  # a Polaris batch answers 403 itself
     if not writes and not refused:
         return
     members = _members(writes)
@@ -192,7 +191,7 @@ def _audit(done):
         "refused" if refused else "done",
         done.key or "anonymous",
         done.zkidc,
-        " service %s" % done.service if done.service else "",
+        " service %s" % ", ".join(done.services) if done.services else "",
         "".join(" %s %s" % member for member in members.items()),
         extra={
             "fields": {
@@ -200,13 +199,13 @@ def _audit(done):
                 "audit": True,
                 "key": done.key,
                 "zkidc": done.zkidc,
-                "service": done.service,
+                "services": done.services,
                 "dialect": done.dialect,
                 "action": done.endpoint,
                 "paths": sorted({path for _, path, _, _ in writes}),
                 "operations": [op for op, _, _, _ in writes],
                 "members": members,
-                "result": "ok" if done.problem is None else done.problem.message,
+                "result": done.problem.message if done.problem else "refused" if refused else "ok",
                 "status": done.status,
             }
         },

@@ -81,7 +81,7 @@ def test_audit_lines_name_paths_inside_the_zkidc_and_the_members_created(client,
     (line,) = audit_lines(caplog, "addserver")
     assert line["paths"] == ["/soa/services/svc/" + added["key"]]  # not the sequence prefix member_
     assert line["members"] == {added["key"]: "10.0.0.1:80"}
-    assert (line["zkidc"], line["service"]) == ("qa", "svc")
+    assert (line["zkidc"], line["services"]) == ("qa", ["svc"])
     (line,) = audit_lines(caplog, "instance_register")
     assert "/soa/services/serviceTest/" + created in line["paths"]
     assert line["members"] == {created: "%s:%d" % (INSTANCE["ip"], INSTANCE["port"])}
@@ -94,16 +94,22 @@ def test_audit_lines_name_paths_inside_the_zkidc_and_the_members_created(client,
 
 
 def test_a_refused_write_is_audited_with_the_zkidc_and_service_it_targeted(client, caplog):
+    from tests.polaris_helpers import IP2CITY, create
+
     caplog.set_level(logging.INFO)
     client.post("/addserver", query_string={"destName": "svc", "key": KEYS["qaonly"]["secret"], "zkidc": "yz",
                                             "serverHost": "10.0.0.1", "serverPort": 80})
     client.post("/discovery/register", data={"zone": "sh001", "env": "uat", "appid": "pay.api", "hostname": "h1",
                                              "addrs": "http://10.0.0.1:80", "status": 1, "key": KEYS["ip2city"]["secret"]})
+    assert create(client, {"name": "ip2city-east"}, {"name": "payments"}, key=IP2CITY).status_code == 403  # a batch
     (addserver,) = audit_lines(caplog, "addserver")
-    assert (addserver["key"], addserver["status"], addserver["zkidc"], addserver["service"]) == ("qaonly", 403, "yz", "svc")
+    assert (addserver["key"], addserver["status"], addserver["zkidc"], addserver["services"]) == ("qaonly", 403, "yz", ["svc"])
     (register,) = audit_lines(caplog, "register")
-    assert (register["key"], register["status"], register["zkidc"], register["service"]) == ("ip2city", 403, "qa", "pay.api")
+    assert (register["key"], register["status"], register["zkidc"], register["services"]) == ("ip2city", 403, "qa", ["pay.api"])
     assert register["paths"] == []
+    (batch,) = [r.fields for r in records(caplog, "soa.audit") if r.fields.get("dialect") == "polaris"]
+    assert (batch["key"], batch["status"], batch["result"]) == ("ip2city", 403, "refused")
+    assert batch["services"] == ["ip2city-east", "payments"] and batch["paths"] == []
 
 
 def test_a_key_in_a_logged_uri_is_redacted():
