@@ -8,8 +8,10 @@
 #
 # DIR (default .cluster at the repository root) holds the pids (NAME.pid), the logs
 # (NAME.log), ZooKeeper's data (zk/), the replicas' config and the generated key. Data stays
-# across stop and start; remove DIR to start afresh. `start` refuses to run twice; `stop`
-# stops everything it started (SIGQUIT for nginx, SIGTERM for the rest, SIGKILL after 45 s).
+# across stop and start; remove DIR to start afresh. DIR and all in it are readable by their
+# owner only: the key is in there, and nginx's error log prints the request line of a request
+# it fails, key=... included. `start` refuses to run twice; `stop` stops everything it
+# started (SIGQUIT for nginx, SIGTERM for the rest, SIGKILL after 45 s).
 #
 # Environment:
 #   CLUSTER_LB_PORT        nginx                                     (9090)
@@ -242,7 +244,9 @@ print_endpoints() {
 }
 
 start() {
+    umask 077
     mkdir -p "$DIR"
+    chmod 700 "$DIR"  # also when an earlier start made it
     local name pid busy=()
     for name in $(components); do
         pid=$(running_pid "$name") && busy+=("$name $pid")
@@ -304,7 +308,7 @@ EOF
     say "Key (ops):  $key"
     local base=http://127.0.0.1:${GATEWAY_PORT_LIST[0]}
     [ -n "$NGINX" ] && base=http://127.0.0.1:$LB_PORT
-    say "Try:        curl \"$base/servicelist?zkidc=qa&key=$key\""
+    say "Try:        curl -H \"X-Api-Key: $key\" \"$base/servicelist?zkidc=qa\""
     [ -n "$NGINX" ] || say "(no nginx: no load balancer; make cluster installs it)"
     say "Logs, pids: $DIR    stop: $0 stop $DIR"
 }

@@ -9,20 +9,30 @@ def allowed(gateway, environ, right, params, services=(None,), zkidc=None):
     """(key name, Catalog of the zkidc) when the request's key may ``right``
     on every one of ``services``; raises otherwise.
 
-    The zkidc is ``zkidc``, else the ``zkidc`` parameter, else the ``X-Zkidc``
-    header, else the default. Keys are checked first, so an unknown caller
-    learns nothing about the configured zkidcs or services. Needs only the
-    WSGI environ: the hot paths answered before Flask (gateway/lane.py)
-    check keys with it too.
+    Keys are checked first, so an unknown caller learns nothing about the
+    configured zkidcs or services. Needs only the WSGI environ: the hot
+    paths answered before Flask (gateway/lane.py) check keys with it too.
     """
-    zkidc = zkidc or params.get("zkidc") or environ.get("HTTP_X_ZKIDC") or gateway.config.default_zkidc
+    zkidc = zkidc_of(gateway, environ, params, zkidc)
     secret = secret_in(environ, params)
     for service in services:
         key = gateway.keys.check(secret, right, zkidc, service)
     return key, gateway.registry.get(zkidc)
 
 
+def zkidc_of(gateway, environ, params, zkidc=None):
+    """``zkidc``, else the ``zkidc`` parameter, else the ``X-Zkidc`` header, else the default."""
+    return zkidc or params.get("zkidc") or environ.get("HTTP_X_ZKIDC") or gateway.config.default_zkidc
+
+
 def authorize(right, params, service=None, zkidc=None):
     """Check the key for ``right`` (see allowed()) and return the Catalog of the zkidc."""
-    g.key_name, g.catalog = allowed(current(), request.environ, right, params, (service,), zkidc)
+    gateway = current()
+    zkidc = zkidc_of(gateway, request.environ, params, zkidc)
+    # What the request asked for, for its audit line (of a refused write too); a batch
+    # (Polaris) checks each item's service.
+    g.zkidc_asked = zkidc
+    if service is not None and service not in g.setdefault("services", []):
+        g.services.append(service)
+    g.key_name, g.catalog = allowed(gateway, request.environ, right, params, (service,), zkidc)
     return g.catalog

@@ -201,8 +201,8 @@ def _serve_dev(args):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     owner = os.getpid()
+    server.start()  # stops what it started when it fails (DataDirInUse: another one runs there)
     try:
-        server.start()
         ensure_paths(server.hosts, ["/%s/soa/services" % name for name in ("qa", "yz", "g1")])
         print("ZooKeeper:       %s (zkidcs qa, yz, g1 under /qa, /yz, /g1; data in %s)" % (server.hosts, data_dir), flush=True)
         print("Development key: %s" % key, flush=True)

@@ -45,7 +45,7 @@ class Lane:
             headers.append(("X-Soa-Stale", "true"))
         start_response("%d %s" % (status, HTTP_STATUS_CODES[status]), headers)
         done = logs.Finished(request_id, self.method, environ["PATH_INFO"], status, self.dialect, endpoint, key,
-                             catalog.name, time.monotonic() - started, None, [])
+                             catalog.name, [], time.monotonic() - started, None, [])
         self.gateway.metrics.observe(done)
         logs.finish(done, self.gateway.config.access_log)
         return [body]

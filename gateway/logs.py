@@ -4,8 +4,10 @@ Every log line is one JSON object. Each request gets an id (the client's
 ``X-Request-Id`` when it sends a sane one) that is echoed back and stamped on
 every line logged while serving it. Every change to ZooKeeper made by a
 request, and every write refused for its key, gets one ``soa.audit`` line:
-who (the key's name, never the key), zkidc, dialect, action, znode paths,
-result. Heartbeats are not changes and are not audited.
+who (the key's name, never the key), zkidc and services targeted, dialect,
+action, znode paths (inside the zkidc, without its chroot), the members
+created with their host:port, result. Heartbeats are not changes and are
+not audited.
 """
 import json
 import logging
@@ -16,16 +18,27 @@ from dataclasses import dataclass
 
 from flask import g, has_request_context, request
 
+from zk import codec
+from zk.paths import is_member
+
 audit_log = logging.getLogger("soa.audit")
 access_log = logging.getLogger("soa.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A key in a query string: gunicorn logs the URI of a request that failed in the app.
+_QUERY_KEY = re.compile(r"([?&](?:key|keys)=)[^&#\s'\"]+", re.IGNORECASE)
+
+
+def redact(text):
+    """``text`` with the value of every ``key=``/``keys=`` query parameter hidden."""
+    return _QUERY_KEY.sub(r"\1<redacted>", text)
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line.
 
     Fields passed as ``extra={"fields": {...}}`` are merged in as they are;
-    any other ``extra`` attribute is too (third-party loggers).
+    any other ``extra`` attribute is too (third-party loggers). Keys in a
+    query string of the message or the traceback are redacted.
     """
 
     _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "fields"}
@@ -39,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "ts": "%s.%03dZ" % (self._second[1], record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         if has_request_context() and "request_id" in g:
             doc["request_id"] = g.request_id
@@ -51,7 +64,7 @@ class JsonFormatter(logging.Formatter):
                 if name not in self._standard and not name.startswith("_"):
                     doc[name] = value
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
@@ -92,6 +105,7 @@ class Finished:
     endpoint: str
     key: str | None
     zkidc: str | None
+    services: list
     seconds: float
     problem: object  # gateway.errors.Problem or None
     writes: list
@@ -111,7 +125,8 @@ class Finished:
             req.blueprint or "none",
             (req.endpoint or "unmatched").split(".", 1)[-1].removesuffix("_slash"),
             key,
-            catalog.name if catalog is not None else None,
+            catalog.name if catalog is not None else getattr(ctx, "zkidc_asked", None),  # asked, even when refused
+            getattr(ctx, "services", []),
             time.monotonic() - getattr(ctx, "started", time.monotonic()),
             problem,
             getattr(ctx, "writes", []),
@@ -166,32 +181,49 @@ def finish(done, access="errors"):
 
 def _audit(done):
     writes = [w for w in done.writes if not w[2]]  # leave out heartbeats
-    refused = done.problem is not None and done.status in (401, 403) and done.method != "GET"
+    refused = done.status in (401, 403) and done.method != "GET"  # a Polaris batch answers 403 itself
     if not writes and not refused:
         return
+    members = _members(writes)
     audit_log.info(
-        "%s %s by %s",
+        "%s %s by %s on %s%s%s",
         done.endpoint,
         "refused" if refused else "done",
         done.key or "anonymous",
+        done.zkidc,
+        " service %s" % ", ".join(done.services) if done.services else "",
+        "".join(" %s %s" % member for member in members.items()),
         extra={
             "fields": {
                 "request_id": done.request_id,
                 "audit": True,
                 "key": done.key,
                 "zkidc": done.zkidc,
+                "services": done.services,
                 "dialect": done.dialect,
                 "action": done.endpoint,
-                "paths": sorted({path for _, path, _ in writes}),
-                "operations": [op for op, _, _ in writes],
-                "result": "ok" if done.problem is None else done.problem.message,
+                "paths": sorted({path for _, path, _, _ in writes}),
+                "operations": [op for op, _, _, _ in writes],
+                "members": members,
+                "result": done.problem.message if done.problem else "refused" if refused else "ok",
                 "status": done.status,
             }
         },
     )
 
 
-def note_write(op, path, heartbeat):
+def _members(writes):
+    """member name -> host:port of each member created (what its data publishes)."""
+    found = {}
+    for op, path, _, data in writes:
+        name = path.rsplit("/", 1)[-1]
+        if op == "create" and is_member(name):
+            member = codec.decode(data)
+            found[name] = "%s:%d" % ("[%s]" % member.host if ":" in member.host else member.host, member.port) if member else None
+    return found
+
+
+def note_write(op, path, heartbeat, data=None):
     """zk.Cluster's write listener: remember what this request changed.
 
     Writes made outside any request (eviction, re-creation after a session
@@ -199,12 +231,15 @@ def note_write(op, path, heartbeat):
     """
     if has_request_context():
         if "writes" in g:
-            g.writes.append((op, path, heartbeat))
+            g.writes.append((op, path, heartbeat, data))
     elif not heartbeat:
+        members = _members([(op, path, heartbeat, data)])
         audit_log.info(
-            "%s %s by the gateway",
+            "%s %s%s by the gateway",
             op,
             path,
-            extra={"fields": {"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path], "result": "ok"}},
+            "".join(" %s" % endpoint for endpoint in members.values()),
+            extra={"fields": {"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path],
+                              "members": members, "result": "ok"}},
         )
 

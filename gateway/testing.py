@@ -3,9 +3,13 @@
 ``GatewayProcess`` writes a config file and runs ``soa-gateway serve
 --config`` (gunicorn, gevent workers) on a free loopback port, exactly as a
 deployment would, so tests can run several replicas against one ensemble.
+The config holds key secrets: it and the log are readable by their owner
+only, in a folder of their own that goes when the process stops (or inside
+a folder the caller cleans up, such as pytest's ``tmp_path``).
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,16 +48,26 @@ def to_toml(doc):
     return "\n".join(lines) + "\n"
 
 
+def private_file(path, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    """A file descriptor on ``path`` with mode 0600, whatever the umask or its old mode."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 class GatewayProcess:
-    def __init__(self, config, port=None, env=None, workers=1):
+    def __init__(self, config, port=None, env=None, workers=1, directory=None):
+        """``directory``: where its own folder goes; without one, the system's temporary
+        folder, and stop() removes it."""
         self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="gateway-")
+        self._own_dir = directory is None
+        self.dir = tempfile.mkdtemp(prefix="gateway-%d-" % self.port, dir=directory)
         doc = json.loads(json.dumps(config))
         gateway = doc.setdefault("gateway", {})
         gateway["bind"] = "127.0.0.1:%d" % self.port
         gateway.setdefault("workers", workers)
         self.config_path = os.path.join(self.dir, "gateway.toml")
-        with open(self.config_path, "w") as f:
+        with open(private_file(self.config_path), "w") as f:
             f.write(to_toml(doc))
         self.env = {**os.environ, **(env or {})}
         self.process = None
@@ -64,7 +78,7 @@ class GatewayProcess:
         return "http://127.0.0.1:%d" % self.port
 
     def start(self, timeout=30.0):
-        log = open(self.log_path, "ab")
+        log = open(private_file(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--config", self.config_path],
             stdout=log,
@@ -74,6 +88,14 @@ class GatewayProcess:
             start_new_session=True,  # its own process group: kill() reaches the workers too
         )
         log.close()
+        try:
+            self._wait_ready(timeout)
+        except Exception:
+            self.stop(kill=True)  # nothing left running, nor its folder, by a failed start
+            raise
+        return self
+
+    def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -81,7 +103,7 @@ class GatewayProcess:
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1) as answer:
                     if answer.status == 200:
-                        return self
+                        return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.1)
@@ -106,6 +128,8 @@ class GatewayProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -89,23 +89,23 @@ def config_doc(hosts, prefix, gateway=None, sections=None, **zkidc_options):
 
 
 @pytest.fixture(scope="module")
-def own_gateway(zk, zk_server):
+def own_gateway(zk, zk_server, tmp_path_factory):
     """(a real gateway process, its ZooKeeper prefix) shared by a test module."""
     from tests.fault_helpers import gateway_on_own_prefix
 
-    with gateway_on_own_prefix(zk, zk_server) as found:
+    with gateway_on_own_prefix(zk, zk_server, tmp_path_factory.mktemp("gateway")) as found:
         yield found
 
 
 @pytest.fixture
-def gateway_process(zk_server, chroot):
+def gateway_process(zk_server, chroot, tmp_path):
     """Factory: start real `soa-gateway serve --config` processes on this test's chroot."""
     from gateway.testing import GatewayProcess
 
     started = []
 
     def start(gateway=None, sections=None, **options):
-        process = GatewayProcess(config_doc(zk_server.hosts, chroot, gateway, sections), **options).start()
+        process = GatewayProcess(config_doc(zk_server.hosts, chroot, gateway, sections), directory=tmp_path, **options).start()
         started.append(process)
         return process
 
@@ -114,21 +114,28 @@ def gateway_process(zk_server, chroot):
         process.stop(kill=True)
 
 
-def eventually(check, timeout=5.0, interval=0.05):
-    """Retry ``check`` until it returns a truthy value (or stops raising AssertionError)."""
+def eventually(check, timeout=15.0, interval=0.05):
+    """Retry ``check`` until it returns a truthy value; at the deadline, fail with its last error.
+
+    Any exception means "not yet", not only AssertionError: a replica whose cache has not
+    caught up answers HTTP 404 (urllib raises), a node not there yet raises NoNodeError, a
+    log line being written is not JSON yet. The deadline is generous because the machine
+    may be busy; a condition that holds returns at once.
+    """
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         try:
             result = check()
-            if result:
-                return result
-        except AssertionError:
+        except Exception:
             if time.monotonic() > deadline:
                 raise
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout)
+        else:
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met within %.1f s" % timeout)
         time.sleep(interval)
 
 

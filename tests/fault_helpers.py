@@ -112,18 +112,22 @@ def registry_state(zk, prefix, zkidcs=("qa", "yz", "g1"), trees=("services", "le
 
 
 class Gateways:
-    """Start real gateway processes on one prefix; kill them all at the end."""
+    """Start real gateway processes on one prefix; kill them all at the end.
 
-    def __init__(self, hosts, prefix):
+    Their configs (key secrets) and logs go under ``directory``, a pytest tmp folder.
+    """
+
+    def __init__(self, hosts, prefix, directory):
         self.hosts = hosts
         self.prefix = prefix
+        self.directory = directory
         self.started = []
 
     def start(self, gateway=None, sections=None, workers=1, **zkidc_options):
         from gateway.testing import GatewayProcess
 
         doc = config_doc(self.hosts, self.prefix, gateway, sections, **zkidc_options)
-        process = GatewayProcess(doc, workers=workers).start(timeout=60)
+        process = GatewayProcess(doc, workers=workers, directory=self.directory).start(timeout=60)
         self.started.append(process)
         return process
 
@@ -137,10 +141,10 @@ QUIET = {"discovery": {"ttl": 3600}, "instance": {"unhealthy_after": 3600, "remo
 
 
 @contextlib.contextmanager
-def gateway_on_own_prefix(zk, zk_server, sections=QUIET):
+def gateway_on_own_prefix(zk, zk_server, directory, sections=QUIET):
     """(a real gateway process, its prefix) on the test server; both gone afterwards."""
     prefix = new_prefix(zk)
-    started = Gateways(zk_server.hosts, prefix)
+    started = Gateways(zk_server.hosts, prefix, directory)
     try:
         yield started.start(sections=sections), prefix
     finally:

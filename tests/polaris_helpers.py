@@ -1,6 +1,5 @@
 """Calls of the Polaris dialect shared by its test modules."""
 import json
-import time
 
 from tests.conftest import KEYS, OPS
 
@@ -56,14 +55,6 @@ def member(host, port, status="ALIVE", **extra):
     doc = {"serviceEndpoint": {"host": host, "port": port}, "additionalEndpoints": {}, "status": status}
     doc.update(extra)
     return json.dumps(doc).encode()
-
-
-def eventually(check, timeout=5.0):
-    """Wait until ``check()`` is true (the watch cache has seen an outside write)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "still not true after %.0f s" % timeout
-        time.sleep(0.02)
 
 
 def counts(client, name):

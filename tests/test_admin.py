@@ -86,6 +86,24 @@ def test_addserver_of_existing_host_port_is_idempotent(client, zk, services_path
     assert other_port["existed"] is False and other_port["key"] != first["key"]
 
 
+def test_addserver_right_after_another_replica_wrote_reads_zookeeper(app, client, zk, services_path, monkeypatch):
+    """Through a load balancer, addservice and addserver land on different replicas (or
+    workers): the second must neither answer "no such service" nor add a second member
+    for a host:port because its cache has not caught up yet."""
+    client.get("/servicelist", query_string={"key": OPS})
+    tree = app.extensions["soa"].registry.get("qa").tree
+    eventually(lambda: tree.loaded)
+    monkeypatch.setattr(tree, "_items", lambda event: ())  # fault: this cache hears no watch events
+    zk.create(services_path + "/late.svc")  # another replica's addservice
+    added = add_server(client, "10.0.0.1", 80, service="late.svc")
+    assert added.status_code == 200 and added.json["existed"] is False
+    doc = {"serviceEndpoint": {"host": "10.0.0.2", "port": 80}, "additionalEndpoints": {}, "status": "ALIVE"}
+    other = zk.create(services_path + "/late.svc/member_", json.dumps(doc).encode(), sequence=True)  # and its addserver
+    again = add_server(client, "10.0.0.2", 80, service="late.svc").json
+    assert again == {"code": 1, "key": other.rsplit("/", 1)[1], "existed": True}
+    assert len(zk.get_children(services_path + "/late.svc")) == 2
+
+
 def test_addserver_accepts_hostnames_and_ipv6(client):
     add_service(client)
     assert add_server(client, "app-1.example.com", 443).json["code"] == 1

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -45,13 +44,7 @@ def get(url):
 
 
 def wait_ready(port):
-    def ready():
-        try:
-            return get("http://127.0.0.1:%d/readyz" % port)["status"] == "ready"
-        except OSError:
-            return False
-
-    eventually(ready, timeout=30, interval=0.2)
+    eventually(lambda: get("http://127.0.0.1:%d/readyz" % port)["status"] == "ready", timeout=30, interval=0.2)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -79,10 +72,7 @@ def test_dev_serves_three_zkidcs_and_stops_its_zookeeper(tmp_path, stop_signal):
     finally:
         process.send_signal(stop_signal)
         process.wait(60)
-    deadline = time.monotonic() + 10
-    while stray_java_processes(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert stray_java_processes(data_dir) == []
+    eventually(lambda: stray_java_processes(data_dir) == [], timeout=30)
 
 
 def test_dev_zookeeper_dies_with_a_killed_gateway(tmp_path):
@@ -90,7 +80,25 @@ def test_dev_zookeeper_dies_with_a_killed_gateway(tmp_path):
     wait_ready(port)
     process.kill()
     process.wait(10)
-    eventually(lambda: stray_java_processes(data_dir) == [], timeout=10)
+    eventually(lambda: stray_java_processes(data_dir) == [], timeout=30)
+
+
+def test_a_second_dev_start_on_the_same_data_dir_fails_at_once_naming_the_first(tmp_path):
+    process, port, zk_port, data_dir, _ = start_dev(tmp_path)
+    try:
+        wait_ready(port)
+        command = [sys.executable, "-m", "gateway", "serve", "--dev", "--bind", "127.0.0.1:%d" % free_port(),
+                   "--zk-port", str(free_port()), "--data-dir", data_dir]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert "data directory %s is in use" % data_dir in second.stderr
+        assert "127.0.0.1:%d" % zk_port in second.stderr and "pid %d" % process.pid in second.stderr
+        assert "Traceback" not in second.stderr and "ZooKeeper stopped" not in second.stderr
+        assert len(stray_java_processes(data_dir)) == 1
+        assert get("http://127.0.0.1:%d/readyz" % port)["status"] == "ready"  # the first serves on
+    finally:
+        process.terminate()
+        process.wait(60)
 
 
 @pytest.mark.parametrize(

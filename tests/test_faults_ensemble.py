@@ -56,8 +56,8 @@ def prefix(ensemble, ezk):
 
 
 @pytest.fixture
-def gateways(ensemble, prefix):
-    started = Gateways(ensemble.hosts, prefix)
+def gateways(ensemble, prefix, tmp_path):
+    started = Gateways(ensemble.hosts, prefix, tmp_path)
     yield started
     started.stop()
 
@@ -228,7 +228,7 @@ def test_a_killed_replicas_instances_go_then_register_again_through_another(ense
     killed = time.monotonic()
     eventually(lambda: zk_hostnames(ezk, prefix) == [], timeout=15, interval=0.1)
     gone_after = time.monotonic() - killed
-    eventually(lambda: fetch(b.url).json["code"] == -404, timeout=5)
+    eventually(lambda: fetch(b.url).json["code"] == -404)
 
     for n, name in enumerate(names):
         answer = renew(b.url, name)

@@ -181,14 +181,14 @@ def replica_status(replica):
 def test_beats_through_any_replica_keep_it_and_silence_removes_it(gateway_process):
     first, second = gateway_process(sections=FAST), gateway_process(sections=FAST)
     assert call(first, "POST", "/api/instance", INSTANCE) == (200, "success")
-    eventually(lambda: replica_status(second) == "HEALTHY", timeout=5)
+    eventually(lambda: replica_status(second) == "HEALTHY")
     deadline = time.monotonic() + 3.5  # past remove_after, beating only through the other replica
     while time.monotonic() < deadline:
         assert call(second, "PUT", "/api/instance/beat", INSTANCE) == (200, "success")
         assert replica_status(first) == "HEALTHY"
         time.sleep(0.3)
     assert call(second, "PUT", "/api/instance/status", {**INSTANCE, "status": "DISABLE"}) == (200, "success")
-    eventually(lambda: replica_status(first) == "DISABLE", timeout=5)
+    eventually(lambda: replica_status(first) == "DISABLE")
     time.sleep(2.5)
     assert replica_status(first) == replica_status(second) == "DISABLE"
     assert call(first, "PUT", "/api/instance/status", {**INSTANCE, "status": "HEALTHY"}) == (200, "success")
@@ -199,7 +199,7 @@ def test_beats_through_any_replica_keep_it_and_silence_removes_it(gateway_proces
 def test_an_instance_whose_replica_died_is_told_to_register_again(gateway_process):
     first, second = gateway_process(sections=FAST), gateway_process(sections=FAST)
     assert call(first, "POST", "/api/instance", INSTANCE) == (200, "success")
-    eventually(lambda: replica_status(second) == "HEALTHY", timeout=5)
+    eventually(lambda: replica_status(second) == "HEALTHY")
     first.stop(kill=True)  # its session, and the ephemeral member with it, goes
     eventually(lambda: replica_status(second) == 404, timeout=15)
     code, text = call(second, "PUT", "/api/instance/beat", INSTANCE)

@@ -8,11 +8,14 @@ nginx, and by a plain ZooKeeper client.
 import json
 import os
 import shutil
+import stat
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from types import SimpleNamespace
 
 import pytest
@@ -137,24 +140,24 @@ def test_admin_writes_through_one_replica_are_read_through_the_other(cluster):
     assert http(cluster.a, "/addservice", {"destName": SERVICE}, "POST")["code"] == 1
     added = http(cluster.a, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.1", "serverPort": 8080}, "POST")
     assert added["code"] == 1 and not added["existed"]
-    eventually(lambda: servers(cluster.b) == [("10.0.0.1", 8080)], timeout=5)
+    eventually(lambda: servers(cluster.b) == [("10.0.0.1", 8080)])
 
 
 @pytest.mark.skipif(not NGINX, reason="nginx is not installed (make test installs it)")
 def test_nginx_spreads_requests_and_passes_the_request_id(cluster):
     http(cluster.lb, "/addservice", {"destName": SERVICE}, "POST")
     assert http(cluster.lb, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.2", "serverPort": 8080}, "POST")["code"] == 1
-    eventually(lambda: ("10.0.0.2", 8080) in servers(cluster.b), timeout=5)
+    eventually(lambda: ("10.0.0.2", 8080) in servers(cluster.b))
     request = urllib.request.Request(cluster.lb + "/healthz", headers={"X-Request-Id": "cluster-test-0001"})
     with urllib.request.urlopen(request, timeout=5) as answer:
         assert answer.headers["X-Request-Id"] == "cluster-test-0001"
     with urllib.request.urlopen(cluster.lb + "/healthz", timeout=5) as answer:
         assert answer.headers["X-Request-Id"]  # nginx's own id when the client sends none
     with open(os.path.join(cluster.dir, "nginx.log")) as log:
-        lines = log.read()
-    upstreams = {line.split("upstream=")[1].split()[0] for line in lines.splitlines() if "upstream=" in line}
+        access = [line for line in log.read().splitlines() if "upstream=" in line]
+    upstreams = {line.split("upstream=")[1].split()[0] for line in access}
     assert upstreams == {cluster.a[len("http://") :], cluster.b[len("http://") :]}
-    assert OPS not in lines  # keys travel in query strings: never logged
+    assert OPS not in "\n".join(access)  # keys travel in query strings: never in the access log
 
 
 def test_a_plain_zookeeper_client_sees_the_serverset_member(cluster):
@@ -182,7 +185,7 @@ def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other
         answer = http(cluster.b, "/discovery/fetch", {"appid": APPID, "env": "uat", "status": 3})
         return answer["code"] == 0 and hostnames(answer) == ["host-1"] and answer
 
-    latest = eventually(fetched, timeout=5)["data"]["latest_timestamp"]
+    latest = eventually(fetched)["data"]["latest_timestamp"]
     behind = http(cluster.b, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": 0})
     assert behind["code"] == 0 and hostnames(behind) == ["host-1"]
 
@@ -214,19 +217,48 @@ def test_replicas_report_metrics_audit_lines_and_a_valid_openapi_document(cluste
 
     for _ in range(20):
         http(cluster.a, "/servicelist", {})
-    eventually(scraped, timeout=10)
+    eventually(scraped, timeout=20)
 
     def audited():
         with open(os.path.join(cluster.dir, "gateway-a.log")) as log:
             lines = [json.loads(line) for line in log if line.startswith("{")]
         return [line for line in lines if line.get("audit") and line.get("action") == "addservice"]
 
-    (line,) = [a for a in eventually(audited, timeout=5) if any(p.endswith("/audited.svc") for p in a["paths"])]
+    (line,) = [a for a in eventually(audited) if any(p.endswith("/audited.svc") for p in a["paths"])]
     assert (line["key"], line["zkidc"], line["dialect"], line["result"]) == ("ops", "qa", "admin", "ok")
     with open(os.path.join(cluster.dir, "gateway-a.log")) as log:
         assert OPS not in log.read()
     with urllib.request.urlopen(cluster.b + "/openapi.json", timeout=5) as answer:
         validate(json.loads(answer.read()))
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_logs_hold_no_key_and_nginx_s_error_log_is_private(cluster):
+    if NGINX:  # nginx's error log prints the request line of a request it refuses, key= included
+        lb = urllib.parse.urlsplit(cluster.lb)
+        connection = HTTPConnection(lb.hostname, lb.port, timeout=10)
+        connection.putrequest("POST", "/addserver?destName=%s&key=%s" % (SERVICE, OPS))
+        connection.putheader("Content-Length", str(2 << 20))  # above client_max_body_size
+        connection.endheaders()
+        assert connection.getresponse().status == 413
+        connection.close()
+
+        def logged():
+            with open(os.path.join(cluster.dir, "nginx.log")) as log:
+                return "too large body" in log.read()
+
+        eventually(logged)
+    assert mode(cluster.dir) == 0o700
+    logs = [name for name in os.listdir(cluster.dir) if name.endswith(".log")]
+    assert {"zookeeper.log", "gateway-a.log", "gateway-b.log"} <= set(logs)
+    for name in logs:
+        assert mode(os.path.join(cluster.dir, name)) == 0o600, name
+        if name != "nginx.log":
+            with open(os.path.join(cluster.dir, name)) as log:
+                assert OPS not in log.read(), name
 
 
 def test_stop_leaves_no_process_behind(cluster):

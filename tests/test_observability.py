@@ -2,6 +2,7 @@
 import json
 import logging
 import re
+import sys
 
 from gateway.logs import JsonFormatter
 from tests.conftest import KEYS, OPS
@@ -60,6 +61,71 @@ def test_every_change_is_audited_with_who_but_never_the_key(client, caplog, serv
     assert all(OPS not in line and KEYS["reader"]["secret"] not in line for line in formatted)
     line = json.loads(next(f for f in formatted if '"action": "addservice"' in f))
     assert line["audit"] is True and line["key"] == "ops" and line["logger"] == "soa.audit"
+
+
+def audit_lines(caplog, action):
+    return [r.fields for r in records(caplog, "soa.audit") if r.fields.get("action") == action]
+
+
+def test_audit_lines_name_paths_inside_the_zkidc_and_the_members_created(client, caplog, zk, services_path):
+    from tests.instance_helpers import INSTANCE, ok, register, set_status
+
+    caplog.set_level(logging.INFO)
+    client.post("/addservice", query_string={"destName": "svc", "key": OPS})
+    added = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80}).json
+    ok(register(client))
+    (created,) = zk.get_children(services_path + "/serviceTest")
+    ok(set_status(client, "DISABLE"))  # one transaction: the new member in, the old one out
+    (replaced,) = zk.get_children(services_path + "/serviceTest")
+
+    (line,) = audit_lines(caplog, "addserver")
+    assert line["paths"] == ["/soa/services/svc/" + added["key"]]  # not the sequence prefix member_
+    assert line["members"] == {added["key"]: "10.0.0.1:80"}
+    assert (line["zkidc"], line["services"]) == ("qa", ["svc"])
+    (line,) = audit_lines(caplog, "instance_register")
+    assert "/soa/services/serviceTest/" + created in line["paths"]
+    assert line["members"] == {created: "%s:%d" % (INSTANCE["ip"], INSTANCE["port"])}
+    (line,) = audit_lines(caplog, "instance_status")
+    members = [p for p in line["paths"] if p.startswith("/soa/services/")]
+    assert members == ["/soa/services/serviceTest/" + created, "/soa/services/serviceTest/" + replaced]
+    assert {"create", "delete"} <= set(line["operations"]) and line["members"] == {replaced: "127.0.0.1:8080"}
+    everywhere = [p for r in records(caplog, "soa.audit") for p in r.fields["paths"]]
+    assert everywhere and all(p.startswith("/soa/") for p in everywhere)  # never the chroot of the zkidc
+
+
+def test_a_refused_write_is_audited_with_the_zkidc_and_service_it_targeted(client, caplog):
+    from tests.polaris_helpers import IP2CITY, create
+
+    caplog.set_level(logging.INFO)
+    client.post("/addserver", query_string={"destName": "svc", "key": KEYS["qaonly"]["secret"], "zkidc": "yz",
+                                            "serverHost": "10.0.0.1", "serverPort": 80})
+    client.post("/discovery/register", data={"zone": "sh001", "env": "uat", "appid": "pay.api", "hostname": "h1",
+                                             "addrs": "http://10.0.0.1:80", "status": 1, "key": KEYS["ip2city"]["secret"]})
+    assert create(client, {"name": "ip2city-east"}, {"name": "payments"}, key=IP2CITY).status_code == 403  # a batch
+    (addserver,) = audit_lines(caplog, "addserver")
+    assert (addserver["key"], addserver["status"], addserver["zkidc"], addserver["services"]) == ("qaonly", 403, "yz", ["svc"])
+    (register,) = audit_lines(caplog, "register")
+    assert (register["key"], register["status"], register["zkidc"], register["services"]) == ("ip2city", 403, "qa", ["pay.api"])
+    assert register["paths"] == []
+    (batch,) = [r.fields for r in records(caplog, "soa.audit") if r.fields.get("dialect") == "polaris"]
+    assert (batch["key"], batch["status"], batch["result"]) == ("ip2city", 403, "refused")
+    assert batch["services"] == ["ip2city-east", "payments"] and batch["paths"] == []
+
+
+def test_a_key_in_a_logged_uri_is_redacted():
+    """gunicorn logs "Error handling request GET <uri>", query string and all,
+    when a request fails inside the application."""
+    try:
+        raise RuntimeError("while serving /discovery/fetch?keys=%s" % OPS)
+    except RuntimeError:
+        record = logging.makeLogRecord({"name": "gunicorn.error", "levelno": logging.ERROR, "levelname": "ERROR",
+                                        "msg": "Error handling request %s %s",
+                                        "args": ("GET", "/servicelist?zkidc=qa&key=%s&x=1" % OPS),
+                                        "exc_info": sys.exc_info()})
+    line = json.loads(JsonFormatter().format(record))
+    assert OPS not in json.dumps(line)
+    assert line["msg"] == "Error handling request GET /servicelist?zkidc=qa&key=<redacted>&x=1"
+    assert "/discovery/fetch?keys=<redacted>" in line["exc"]
 
 
 def test_failed_requests_get_a_json_access_line_with_the_request_id(client, caplog):

@@ -29,8 +29,8 @@ TRACEBACK = (b"Traceback (most recent call last)", b'File "/', b"<!doctype html"
 
 
 @pytest.fixture(scope="module")
-def gw(zk, zk_server):
-    with gateway_on_own_prefix(zk, zk_server, SECTIONS) as (process, _):
+def gw(zk, zk_server, tmp_path_factory):
+    with gateway_on_own_prefix(zk, zk_server, tmp_path_factory.mktemp("gateway"), SECTIONS) as (process, _):
         yield process
 
 
@@ -130,6 +130,7 @@ def fuzz(gw, examples, at_least):
         assert b"Traceback" not in log.read()
 
 
+@pytest.mark.timeout(600)  # ~30 s on an idle machine, minutes on a busy one: the default 120 s cut it short
 def test_every_endpoint_answers_in_its_envelope_without_5xx(gw):
     fuzz(gw, EXAMPLES, at_least=100)
 

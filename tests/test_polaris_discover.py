@@ -5,8 +5,8 @@ import json
 import pytest
 
 from gateway import create_app
-from tests.conftest import OPS
-from tests.polaris_helpers import IP2CITY, READER, create, discover, eventually, headers, member, update
+from tests.conftest import OPS, eventually
+from tests.polaris_helpers import IP2CITY, READER, create, discover, headers, member, update
 
 
 def add_server(client, service, host, port):

@@ -11,8 +11,8 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from gateway import create_app, logs
-from tests.conftest import OPS, make_config
-from tests.polaris_helpers import READER, create, eventually, headers
+from tests.conftest import OPS, eventually, make_config
+from tests.polaris_helpers import READER, create, headers
 
 
 def post(client, doc=None, raw=None, key=OPS, query=None, extra=None):

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from gateway import create_app
-from tests.polaris_helpers import READER, WRITER, codes, create, delete, discover, eventually, headers, rules
+from tests.conftest import eventually
+from tests.polaris_helpers import READER, WRITER, codes, create, delete, discover, headers, rules
 
 ROUTING = {"service": "shop", "namespace": "Test",
            "inbounds": [{"sources": [{"service": "*", "namespace": "*", "metadata": {"env": {"type": "EXACT", "value": "gray"}}}],

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import OPS
+from tests.conftest import OPS, eventually
 from tests.polaris_helpers import (
     IP2CITY,
     READER,
@@ -12,7 +12,6 @@ from tests.polaris_helpers import (
     counts,
     create,
     delete,
-    eventually,
     headers,
     member,
     query,

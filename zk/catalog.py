@@ -67,14 +67,33 @@ class Catalog:
 
     def service(self, name):
         """The Group of one service, or NotFound."""
-        group = self.tree.group(self.layout.service(name).rsplit("/", 1)[1])
+        group = self._group(name)
         if group is None:
             raise NotFound("service %s does not exist on zkidc %s" % (name, self.name))
         return group
 
     def find_member(self, service, host, port):
-        """Key of the member published at host:port, or None."""
-        for leaf in self.service(service).leaves.values():
+        """Key of the member published at host:port, or None.
+
+        On a miss the service is re-read first: another replica or worker may
+        have created it, or the member, a moment ago (addservice, then
+        addserver through a load balancer).
+        """
+        key = self._cached_member(service, host, port)
+        if key is None:
+            self.tree.sync(service)
+            key = self._cached_member(service, host, port)
+        if key is None:
+            self.service(service)  # NotFound when the service is not there either
+        return key
+
+    def _group(self, name):
+        """The cached Group of one service (its name checked), or None."""
+        return self.tree.group(self.layout.service(name).rsplit("/", 1)[1])
+
+    def _cached_member(self, service, host, port):
+        group = self._group(service)
+        for leaf in group.leaves.values() if group is not None else ():
             member = leaf.value
             if member is not None and member.host == host and member.port == port:
                 return leaf.name

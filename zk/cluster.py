@@ -17,7 +17,6 @@ import threading
 import time
 
 from kazoo.client import KazooState
-from kazoo.protocol.serialization import CheckVersion
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 from kazoo.exceptions import (
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CONNECTED, SUSPENDED, LOST, STOPPED = "connected", "suspended", "lost", "stopped"
 _WRITES = {"create", "delete", "set", "ensure_path"}
+_TRANSACTION_WRITES = {"Create": "create", "Delete": "delete", "SetData": "set"}  # not CheckVersion
 # ZooKeeper drops the connection (the whole session's traffic) on a request
 # larger than jute.maxbuffer (1 MiB by default); stay well below it.
 MAX_DATA = 512 * 1024
@@ -99,7 +99,9 @@ class Cluster:
         self._closed = False
         self._session_listeners = []
         self._connected = threading.Event()
-        self.write_listener = None  # (operation, path, heartbeat) after each write, for auditing
+        # (operation, path, heartbeat, data) after each write, for auditing: the path inside
+        # the zkidc (no chroot), the node actually created; data of a create, else None
+        self.write_listener = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -230,7 +232,10 @@ class Cluster:
         pass through; trouble reaching ZooKeeper becomes Unavailable.
         """
         result = self.wait(self.submit(method, *args, **kwargs))
-        if method in _WRITES:
+        if method == "create":
+            created = result[0] if isinstance(result, tuple) else result  # (path, stat) with include_data
+            self._wrote(method, created, data=args[1] if len(args) > 1 else kwargs.get("value", b""))
+        elif method in _WRITES:
             self._wrote(method, args[0])
         return result
 
@@ -239,9 +244,9 @@ class Cluster:
         self.wait(self.submit("set", path, b""))
         self._wrote("set", path, heartbeat=True)
 
-    def _wrote(self, operation, path, heartbeat=False):
+    def _wrote(self, operation, path, heartbeat=False, data=None):
         if self.write_listener is not None:
-            self.write_listener(operation, path, heartbeat)
+            self.write_listener(operation, path, heartbeat, data)
 
     def submit(self, method, *args, **kwargs):
         """Send ``client.<method>_async(*args)``; pipeline several, then wait()."""
@@ -262,9 +267,12 @@ class Cluster:
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 raise result
-        for operation in transaction.operations:
-            if not isinstance(operation, CheckVersion):  # a guard, not a change
-                self._wrote(type(operation).__name__.lower(), operation.path)
+        for operation, result in zip(transaction.operations, results):
+            kind = _TRANSACTION_WRITES.get(type(operation).__name__)
+            if kind == "create":  # the created path comes back without the chroot
+                self._wrote(kind, result, data=operation.data)
+            elif kind:  # kazoo put the chroot in front of the operation's path
+                self._wrote(kind, self.client.unchroot(operation.path))
         return results
 
     def watch_tree(self, path, watcher):

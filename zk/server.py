@@ -14,9 +14,14 @@ As a program::
 DIR/zkN), writes its connection string to DIR/hosts once every server
 serves, and stops the servers on SIGTERM or SIGINT. ``status`` prints each
 server's mode.
+
+A running server holds a lock on DATA_DIR/zookeeper.lock (which says where it
+serves): a second server on the same data directory would corrupt the first's
+snapshots and logs, so it fails at once instead.
 """
 import argparse
 import ctypes
+import fcntl
 import glob
 import os
 import shutil
@@ -31,8 +36,15 @@ CLASSPATH_ENV = "ZOOKEEPER_CLASSPATH"
 DEBIAN_JARS = "/usr/share/java"
 
 
+LOCK_FILE = "zookeeper.lock"
+
+
 class ZooKeeperMissing(RuntimeError):
     pass
+
+
+class DataDirInUse(RuntimeError):
+    """Another server (of this or another process) runs on the same data directory."""
 
 
 def classpath():
@@ -89,6 +101,7 @@ class ZooKeeperServer:
         self.fsync = fsync
         self.heap_mb = heap_mb
         self.process = None
+        self._lock_fd = None
 
     @property
     def hosts(self):
@@ -120,7 +133,39 @@ class ZooKeeperServer:
             f.write("\n".join(lines) + "\n")
         return path
 
+    def _lock(self):
+        """Hold DATA_DIR/zookeeper.lock until stop(); DataDirInUse names the holder."""
+        if self._lock_fd is not None:
+            return
+        os.makedirs(self.data_dir, exist_ok=True)
+        fd = os.open(os.path.join(self.data_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 256).decode(errors="replace").strip() or "another ZooKeeper"
+            os.close(fd)
+            raise DataDirInUse(
+                "ZooKeeper data directory %s is in use by %s; stop it first or use another data directory" % (self.data_dir, holder)
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, ("the ZooKeeper on 127.0.0.1:%d (started by pid %d)\n" % (self.port, os.getpid())).encode())
+        self._lock_fd = fd
+
+    def _unlock(self):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def start(self, wait=True, timeout=30.0):
+        """Start the server (and wait until it serves); a failed start leaves nothing running."""
+        self._lock()
+        try:
+            return self._start(wait, timeout)
+        except BaseException:
+            self.stop(kill=True)
+            raise
+
+    def _start(self, wait, timeout):
         config = self._write_config()
         log = open(os.path.join(self.data_dir, "zookeeper.log"), "ab")
         self.process = subprocess.Popen(
@@ -170,9 +215,7 @@ class ZooKeeperServer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, kill=False):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
                 self.process.wait(10)
@@ -180,6 +223,7 @@ class ZooKeeperServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self._unlock()
 
     def cleanup(self):
         self.stop()
@@ -312,7 +356,7 @@ def main(argv=None):
         return _status(args)
     try:
         _run_ensemble(args)
-    except (ZooKeeperMissing, RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError) as exc:  # ZooKeeperMissing, DataDirInUse among them
         sys.exit("zk.server: %s" % exc)
 
 

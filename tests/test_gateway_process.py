@@ -1,0 +1,40 @@
+"""gateway/testing.py's GatewayProcess: its config holds key secrets, so it stays private and goes."""
+import os
+import stat
+
+import pytest
+
+from gateway.testing import GatewayProcess
+from tests.conftest import OPS, config_doc
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_config_and_log_are_private_and_removed_on_stop(zk_server, chroot):
+    process = GatewayProcess(config_doc(zk_server.hosts, chroot)).start()
+    try:
+        with open(process.config_path) as f:
+            assert OPS in f.read()  # the secrets are in there
+        assert mode(process.dir) == 0o700
+        assert mode(process.config_path) == mode(process.log_path) == 0o600
+    finally:
+        process.stop()
+    assert not os.path.exists(process.dir)
+
+
+def test_in_a_given_folder_the_files_stay_for_the_caller(zk_server, chroot, tmp_path):
+    process = GatewayProcess(config_doc(zk_server.hosts, chroot), directory=tmp_path).start()
+    process.stop()
+    assert os.path.dirname(process.dir) == str(tmp_path)
+    assert mode(process.config_path) == mode(process.log_path) == 0o600
+
+
+def test_a_failed_start_leaves_no_process_and_no_folder(zk_server, chroot):
+    doc = config_doc(zk_server.hosts, chroot, gateway={"default_zkidc": "nope"})
+    process = GatewayProcess(doc)
+    with pytest.raises(RuntimeError, match="nope"):
+        process.start()
+    assert process.process is None
+    assert not os.path.exists(process.dir)
