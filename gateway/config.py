@@ -8,7 +8,8 @@ Environment variables win over the file:
 - ``SOA_GATEWAY_KEY_<NAME>`` for the secret of the key named ``<name>``,
   so secrets can stay out of the file,
 - ``SOA_GATEWAY_<SECTION>_<SETTING>`` for the ``[eviction]``, ``[discovery]``,
-  ``[instance]`` and ``[gunicorn]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``).
+  ``[instance]``, ``[gunicorn]`` and ``[ui]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``,
+  ``SOA_GATEWAY_UI_SECRET``).
 """
 import os
 import tomllib
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 RIGHTS = ("read", "write", "delete")
 # Sections read by the parts that own them; SOA_GATEWAY_<SECTION>_<SETTING> overrides any of their settings.
-SECTIONS = ("eviction", "discovery", "instance", "gunicorn")
+SECTIONS = ("eviction", "discovery", "instance", "gunicorn", "ui")
 
 
 class ConfigError(ValueError):
@@ -62,6 +63,15 @@ class KeyConfig:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    secret: str | None
+    session_seconds: int
+
+    def __repr__(self):  # never print the secret
+        return "UiSettings(secret=%s, session_seconds=%d)" % ("set" if self.secret else "unset", self.session_seconds)
+
+
+@dataclass(frozen=True)
 class Config:
     zkidcs: dict
     default_zkidc: str
@@ -86,6 +96,7 @@ class Config:
             zkidc.settings()
         if self.access_log not in ("all", "errors", "off"):
             raise ConfigError("access_log must be all, errors or off, not %r" % self.access_log)
+        self.ui()
         for key in self.keys:
             if key.dev and not self.dev:
                 raise ConfigError("key %r is a development key; it is accepted only with --dev" % key.name)
@@ -110,6 +121,19 @@ class Config:
     def zone(self):
         """This replica's zone as discovery ``nodes`` shows it ([discovery] zone)."""
         return str(self.section("discovery").get("zone", ""))
+
+    def ui(self):
+        """The ops console's settings ([ui]): the cookie-signing secret (None
+        when unset: the console then signs with a random one per process) and
+        how long a login lasts."""
+        section = self.section("ui")
+        try:
+            hours = float(section.get("session_hours", 8))
+        except (TypeError, ValueError):
+            raise ConfigError("[ui] session_hours must be a number, not %r" % section["session_hours"]) from None
+        if hours <= 0:
+            raise ConfigError("[ui] session_hours must be above 0")
+        return UiSettings(secret=str(section["secret"]) if section.get("secret") else None, session_seconds=int(hours * 3600))
 
     def eviction(self):
         from zk.evictor import EvictionSettings

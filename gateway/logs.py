@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from flask import g, has_request_context, request
 
+from .history import recent
+
 audit_log = logging.getLogger("soa.audit")
 access_log = logging.getLogger("soa.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -169,26 +171,21 @@ def _audit(done):
     refused = done.problem is not None and done.status in (401, 403) and done.method != "GET"
     if not writes and not refused:
         return
-    audit_log.info(
-        "%s %s by %s",
-        done.endpoint,
-        "refused" if refused else "done",
-        done.key or "anonymous",
-        extra={
-            "fields": {
-                "request_id": done.request_id,
-                "audit": True,
-                "key": done.key,
-                "zkidc": done.zkidc,
-                "dialect": done.dialect,
-                "action": done.endpoint,
-                "paths": sorted({path for _, path, _ in writes}),
-                "operations": [op for op, _, _ in writes],
-                "result": "ok" if done.problem is None else done.problem.message,
-                "status": done.status,
-            }
-        },
-    )
+    fields = {
+        "request_id": done.request_id,
+        "audit": True,
+        "key": done.key,
+        "zkidc": done.zkidc,
+        "dialect": done.dialect,
+        "action": done.endpoint,
+        "paths": sorted({path for _, path, _ in writes}),
+        "operations": [op for op, _, _ in writes],
+        "result": "ok" if done.problem is None else done.problem.message,
+        "status": done.status,
+    }
+    if writes:
+        recent.note(fields)
+    audit_log.info("%s %s by %s", done.endpoint, "refused" if refused else "done", done.key or "anonymous", extra={"fields": fields})
 
 
 def note_write(op, path, heartbeat):
