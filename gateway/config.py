@@ -85,7 +85,7 @@ class Config:
     advertise: str = ""  # host:port other replicas and clients reach this one at (default: bind)
     access_log: str = "errors"  # one JSON line per request: all, errors (only failed requests) or off
     dev: bool = False
-    extra: dict = field(default_factory=dict)  # dialect sections, e.g. [discovery]
+    extra: dict = field(default_factory=dict, repr=False)  # dialect sections, e.g. [discovery]; [ui] holds a secret
 
     def validate(self):
         if not self.zkidcs:

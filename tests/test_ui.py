@@ -164,3 +164,20 @@ def test_docs_page_and_vendored_explorer_are_served(client):
     page = client.get("/docs")
     assert page.status_code == 200 and b"swagger-ui-bundle.js" in page.data
     assert client.get("/ui/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_configured_secret_keeps_logins_across_processes(zk_server, chroot):
+    """Two workers (here two apps) with the same [ui] secret accept each other's cookies."""
+    from gateway import create_app
+    from tests.conftest import make_config
+
+    config = make_config(zk_server.hosts, chroot, sections={"ui": {"secret": "shared-console-secret"}})
+    first, second = create_app(config, start=False), create_app(config, start=False)
+    cookie = first.test_client().post("/ui/login", data={"key": OPS}).headers["Set-Cookie"]
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    client = second.test_client()
+    client.set_cookie("soa_ui", value, path="/ui")
+    assert client.get("/ui/login").status_code == 303  # signed in already: sent on to the console
+    other = create_app(make_config(zk_server.hosts, chroot), start=False).test_client()
+    other.set_cookie("soa_ui", value, path="/ui")
+    assert other.get("/ui/login").status_code == 200  # a random secret of its own: the login form

@@ -157,3 +157,10 @@ def test_a_400_px_window_never_scrolls_sideways(site, browser, zk, services_path
             shot(browser, "service-narrow")
         width = browser.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], (page, width)
+
+
+def test_docs_explores_the_openapi_document_with_the_vendored_swagger_ui(site, browser):
+    browser.get(site + "/docs")
+    wait_for(browser, lambda: "soa-gateway" in browser.find_element(By.CSS_SELECTOR, "#swagger-ui").text)
+    wait_for(browser, lambda: "/addserver" in browser.find_element(By.CSS_SELECTOR, "#swagger-ui").text)
+    shot(browser, "docs")
