@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test soak bench install zookeeper nginx wrk cluster cluster-stop clean
+.PHONY: run test soak bench install zookeeper nginx wrk chromium screenshots cluster cluster-stop clean
 
 run: install zookeeper
 	$(BIN)/soa-gateway serve --dev
 
-test: install zookeeper nginx
+test: install zookeeper nginx chromium
 	$(BIN)/pytest
 
 bench: install zookeeper wrk
@@ -49,6 +49,16 @@ nginx:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx && \
 	  { $(SUDO) systemctl disable --now nginx 2>/dev/null || $(SUDO) service nginx stop 2>/dev/null || true; }; }
+
+# Debian's headless browser and its driver for the console's browser tests (tests/test_ui_browser.py).
+chromium:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
+# PNGs of the console's main pages for the README, taken by the browser test's walk.
+screenshots: install zookeeper chromium
+	SOA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/test_ui_browser.py -q -p no:cacheprovider
 
 # The HTTP load generator of the benchmarks.
 wrk:

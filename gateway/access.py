@@ -36,3 +36,13 @@ def authorize(right, params, service=None, zkidc=None):
         g.services.append(service)
     g.key_name, g.catalog = allowed(gateway, request.environ, right, params, (service,), zkidc)
     return g.catalog
+
+
+def authorize_key(key, right, service=None, zkidc=None):
+    """authorize() for the console, whose session names a key (a KeyConfig)
+    instead of carrying its secret."""
+    gateway = current()
+    zkidc = zkidc or gateway.config.default_zkidc
+    g.key_name = gateway.keys.check_key(key, right, zkidc, service)
+    g.catalog = gateway.registry.get(zkidc)
+    return g.catalog

@@ -79,7 +79,7 @@ def current():
 
 def create_app(config, start=True):
     """Build the WSGI app for ``config`` (a gateway.config.Config)."""
-    from . import admin, discovery, health, instance, metrics, openapi, polaris
+    from . import admin, discovery, health, instance, metrics, openapi, polaris, ui
 
     app = App("gateway")
     app.session_interface = NoSessions()
@@ -88,7 +88,7 @@ def create_app(config, start=True):
     gateway = Gateway(config)
     app.extensions["soa"] = gateway
 
-    for dialect in (health, metrics, openapi, discovery, polaris, instance, admin):
+    for dialect in (health, metrics, openapi, discovery, polaris, instance, ui, admin):
         app.register_blueprint(dialect.blueprint)
         gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
     gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last

@@ -8,7 +8,8 @@ Environment variables win over the file:
 - ``SOA_GATEWAY_KEY_<NAME>`` for the secret of the key named ``<name>``,
   so secrets can stay out of the file,
 - ``SOA_GATEWAY_<SECTION>_<SETTING>`` for the ``[eviction]``, ``[discovery]``,
-  ``[instance]`` and ``[gunicorn]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``).
+  ``[instance]``, ``[gunicorn]`` and ``[ui]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``,
+  ``SOA_GATEWAY_UI_SECRET``).
 """
 import math
 import os
@@ -72,6 +73,7 @@ SECTIONS = {
     },
     "discovery": {"ttl": SECONDS, "renew_interval": SECONDS, "poll_timeout": SECONDS, "zone": str},
     "instance": {"beat_interval": SECONDS, "unhealthy_after": SECONDS, "remove_after": SECONDS},
+    "ui": {"secret": str, "session_hours": Number(float, above=0)},
     "gunicorn": None,
 }
 
@@ -115,6 +117,15 @@ class KeyConfig:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    secret: str | None
+    session_seconds: int
+
+    def __repr__(self):  # never print the secret
+        return "UiSettings(secret=%s, session_seconds=%d)" % ("set" if self.secret else "unset", self.session_seconds)
+
+
+@dataclass(frozen=True)
 class Config:
     zkidcs: dict
     default_zkidc: str
@@ -128,7 +139,7 @@ class Config:
     advertise: str = ""  # host:port other replicas and clients reach this one at (default: bind)
     access_log: str = "errors"  # one JSON line per request: all, errors (only failed requests) or off
     dev: bool = False
-    extra: dict = field(default_factory=dict)  # dialect sections, e.g. [discovery]
+    extra: dict = field(default_factory=dict, repr=False)  # dialect sections, e.g. [discovery]; [ui] holds a secret
 
     def validate(self):
         if not self.zkidcs:
@@ -139,6 +150,7 @@ class Config:
             zkidc.settings()
         if self.access_log not in ("all", "errors", "off"):
             raise ConfigError("access_log must be all, errors or off, not %r" % self.access_log)
+        self.ui()
         for key in self.keys:
             if key.dev and not self.dev:
                 raise ConfigError("key %r is a development key; it is accepted only with --dev" % key.name)
@@ -166,6 +178,14 @@ class Config:
     def zone(self):
         """This replica's zone as discovery ``nodes`` shows it ([discovery] zone)."""
         return str(self.section("discovery").get("zone", ""))
+
+    def ui(self):
+        """The ops console's settings ([ui]): the cookie-signing secret (None
+        when unset: the console then signs with a random one per process) and
+        how long a login lasts."""
+        section = self.section("ui")
+        hours = section.get("session_hours", 8)
+        return UiSettings(secret=str(section["secret"]) if section.get("secret") else None, session_seconds=int(hours * 3600))
 
     def eviction(self):
         from zk.evictor import EvictionSettings

@@ -48,5 +48,15 @@ def cache_state(tree):
     return state
 
 
+def console_state(catalog):
+    """How the console shows a zkidc: connected, stale, loading or unreachable."""
+    cache = cache_state(catalog.tree)["cache"]
+    if cache == "fresh":
+        return "connected"
+    if cache == "stale":
+        return "stale"
+    return "loading" if cache == "loading" or catalog.cluster.connected else "unreachable"
+
+
 def render(problem):
     return jsonify(status="error", reason=problem.message), problem.status

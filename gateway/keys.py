@@ -47,6 +47,13 @@ class Keys:
                 found = key
         return found
 
+    def named(self, name):
+        """The KeyConfig called ``name`` (the console's session holds the name), or None."""
+        for _, key in self._keys:
+            if key.name == name:
+                return key
+        return None
+
     def check(self, secret, right, zkidc, service=None):
         """Return the caller's key name (None when anonymous), or raise."""
         key = self.identify(secret)
@@ -54,6 +61,20 @@ class Keys:
             if right == "read" and self.anonymous_read and not secret:
                 return ANONYMOUS
             raise Unauthorized("a valid key is required" if not secret else "unknown key")
+        return self.check_key(key, right, zkidc, service)
+
+    @staticmethod
+    def may(key, right, zkidc, service=None):
+        """Whether ``key`` (a KeyConfig) has ``right`` on the zkidc and service."""
+        try:
+            Keys.check_key(key, right, zkidc, service)
+        except Forbidden:
+            return False
+        return True
+
+    @staticmethod
+    def check_key(key, right, zkidc, service=None):
+        """Return the key's name when it has ``right`` there, else raise Forbidden."""
         if right not in key.rights:
             raise Forbidden("key %s may not %s" % (key.name, right), key.name)
         if not any(fnmatch.fnmatchcase(zkidc, pattern) for pattern in key.zkidcs):

@@ -21,6 +21,8 @@ from flask import g, has_request_context, request
 from zk import codec
 from zk.paths import is_member
 
+from .history import recent
+
 audit_log = logging.getLogger("soa.audit")
 access_log = logging.getLogger("soa.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -185,6 +187,22 @@ def _audit(done):
     if not writes and not refused:
         return
     members = _members(writes)
+    fields = {
+        "request_id": done.request_id,
+        "audit": True,
+        "key": done.key,
+        "zkidc": done.zkidc,
+        "services": done.services,
+        "dialect": done.dialect,
+        "action": done.endpoint,
+        "paths": sorted({path for _, path, _, _ in writes}),
+        "operations": [op for op, _, _, _ in writes],
+        "members": members,
+        "result": done.problem.message if done.problem else "refused" if refused else "ok",
+        "status": done.status,
+    }
+    if writes:
+        recent.note(fields)
     audit_log.info(
         "%s %s by %s on %s%s%s",
         done.endpoint,
@@ -193,22 +211,7 @@ def _audit(done):
         done.zkidc,
         " service %s" % ", ".join(done.services) if done.services else "",
         "".join(" %s %s" % member for member in members.items()),
-        extra={
-            "fields": {
-                "request_id": done.request_id,
-                "audit": True,
-                "key": done.key,
-                "zkidc": done.zkidc,
-                "services": done.services,
-                "dialect": done.dialect,
-                "action": done.endpoint,
-                "paths": sorted({path for _, path, _, _ in writes}),
-                "operations": [op for op, _, _, _ in writes],
-                "members": members,
-                "result": done.problem.message if done.problem else "refused" if refused else "ok",
-                "status": done.status,
-            }
-        },
+        extra={"fields": fields},
     )
 
 

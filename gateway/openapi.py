@@ -34,6 +34,44 @@ def documented(summary=None, query=None, form=None, body=None, body_many=False, 
     return mark
 
 
+# Who may call: the same key, however the dialect's clients send it (gateway/keys.py).
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "Bearer": {"type": "http", "scheme": "bearer"},
+    "PolarisToken": {"type": "apiKey", "in": "header", "name": "X-Polaris-Token"},
+    "ApiKeyQuery": {"type": "apiKey", "in": "query", "name": "key"},
+}
+_PUBLIC = {"health", "openapi", "metrics"}  # blueprints answered without a key
+_HIDDEN = {"ui"}  # the console's HTML pages are not API
+
+# Each dialect's answer envelope, as its envelope.py renders it.
+_ANSWERS = {
+    "admin": {"type": "object", "required": ["code"], "properties": {
+        "code": {"type": "integer", "enum": [0, 1], "description": "1 done, 0 refused"},
+        "reason": {"type": "string", "description": "why, when code is 0"}}},
+    "discovery": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "integer", "description": "0 done, else an Ecode"}, "message": {"type": "string"},
+        "ttl": {"type": "integer"}, "data": {}}},
+    "polaris": {"type": "object", "required": ["code", "info"], "properties": {
+        "code": {"type": "integer", "description": "200000 done, else status * 1000 + detail"},
+        "info": {"type": "string"}}},
+    "instance": {"type": "object", "description": "JSON answers; plain text 'ok' and errors are text/plain"},
+    "health": {"type": "object", "properties": {"status": {"type": "string"}}},
+    "openapi": {"type": "object"},
+}
+
+
+def _responses(dialect):
+    if dialect == "metrics":
+        return {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+    ref = {"$ref": "#/components/schemas/%sAnswer" % dialect}
+    content = {"application/json": {"schema": ref}}
+    if dialect == "instance":
+        content["text/plain"] = {"schema": {"type": "string"}}
+    return {"200": {"description": "answer in the dialect's envelope", "content": content},
+            "default": {"description": "error in the dialect's envelope", "content": content}}
+
+
 def _name(schema):
     cls = schema if isinstance(schema, type) else type(schema)
     dialect = cls.__module__.split(".")[1] if cls.__module__.startswith("gateway.") else cls.__module__
@@ -52,10 +90,15 @@ def build(app):
         info={"description": "Service registry gateway over ZooKeeper: admin, discovery, Polaris and instance dialects."},
         plugins=[MarshmallowPlugin(schema_name_resolver=_name)],
     )
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    for dialect, answer in _ANSWERS.items():
+        spec.components.schema("%sAnswer" % dialect, answer)
     paths = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if rule.endpoint == "static":
-            continue
+        dialect = rule.endpoint.split(".", 1)[0]
+        if rule.endpoint == "static" or dialect in _HIDDEN or rule.endpoint.endswith("_slash"):
+            continue  # a path with a trailing slash answers as the one without
         view = app.view_functions[rule.endpoint]
         doc = getattr(view, "openapi", {})
         path = _CONVERTER.sub(r"{\1}", rule.rule)
@@ -63,10 +106,12 @@ def build(app):
         for method in sorted(rule.methods - _SKIP):
             operation = {
                 "operationId": "%s_%s" % (rule.endpoint.replace(".", "_"), method.lower()),
-                "tags": [rule.endpoint.split(".", 1)[0]],
+                "tags": [dialect],
                 "summary": doc.get("summary") or (view.__doc__ or rule.endpoint).strip().splitlines()[0],
-                "responses": doc.get("responses") or {"200": {"description": "answer in the dialect's envelope"}},
+                "responses": doc.get("responses") or _responses(dialect),
             }
+            if dialect in _PUBLIC:
+                operation["security"] = []
             if rule.arguments:
                 operation["parameters"] = [
                     {"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in sorted(rule.arguments)
@@ -83,7 +128,9 @@ def build(app):
             operations[method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    document["security"] = [{name: []} for name in SECURITY_SCHEMES]  # any one of them
+    return document
 
 
 @blueprint.get("/openapi.json")

@@ -50,8 +50,16 @@ def test_environment_wins(tmp_path):
 
 
 def test_secrets_are_not_in_reprs(tmp_path):
-    config = configuration.load(write(tmp_path, DOC), environ={})
+    config = configuration.load(write(tmp_path, {**DOC, "ui": {"secret": "ui-file-secret"}}), environ={})
     assert "file-secret-12345" not in repr(config)
+    assert "ui-file-secret" not in repr(config) and "ui-file-secret" not in repr(config.ui())
+
+
+def test_console_settings_default_and_come_from_the_environment(tmp_path):
+    assert configuration.load(write(tmp_path, DOC), environ={}).ui() == configuration.UiSettings(None, 8 * 3600)
+    environ = {"SOA_GATEWAY_UI_SECRET": "from-env-secret", "SOA_GATEWAY_UI_SESSION_HOURS": "0.5"}
+    config = configuration.load(write(tmp_path, {**DOC, "ui": {"secret": "in-file"}}), environ=environ)
+    assert config.ui() == configuration.UiSettings("from-env-secret", 1800)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +91,8 @@ def test_secrets_are_not_in_reprs(tmp_path):
         ({"gunicorn": {"graceful_timeout": -1}}, "[gunicorn] graceful_timeout"),
         ({"gunicorn": {"gracefull_timeout": 35}}, "[gunicorn] gracefull_timeout is not a gunicorn setting"),
         ({"evicton": {"interval": 5}}, "unknown section(s) evicton"),
+        ({"ui": {"session_hours": 0}}, "[ui] session_hours must be more than 0"),
+        ({"ui": {"session_hours": "long"}}, "[ui] session_hours must be a number"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, change, words):

@@ -179,6 +179,14 @@ class Catalog:
         self.tree.sync(service)
         return path.rsplit("/", 1)[1]
 
+    def add_server(self, service, host, port, origin):
+        """Publish a persistent member at host:port unless one is there:
+        (its key, whether it existed). ``origin`` is its instance.registeredBy."""
+        key = self.find_member(service, host, port)
+        if key is not None:
+            return key, True
+        return self.add_member(service, codec.Member(host, port, instance={"registeredBy": origin})), False
+
     def set_status(self, service, key, status):
         """Drain (STOPPED) or enable (ALIVE) a persistent member.
 

@@ -4,7 +4,6 @@ import json
 
 from flask import Blueprint, current_app
 
-from zk.codec import Member
 from zk.errors import NotFound
 
 from ..access import authorize
@@ -142,11 +141,8 @@ def _server_key(catalog, args):
 def addserver(args, params):
     service, host, port = args["destName"], args["serverHost"], args["serverPort"]
     catalog = authorize("write", params, service)
-    key = catalog.find_member(service, host, port)
-    if key is not None:
-        return ok(key=key, existed=True)
-    key = catalog.add_member(service, Member(host, port, instance={"registeredBy": "admin"}))
-    return ok(key=key, existed=False)
+    key, existed = catalog.add_server(service, host, port, "admin")
+    return ok(key=key, existed=existed)
 
 
 @route("delserver", ["POST"])
