@@ -96,8 +96,14 @@ def _may(right, zkidc, service=None):
     return Keys.may(g.key, right, zkidc, service)
 
 
+CONSOLE_FIELDS = ("csrf", "action")  # the console's own, not the admin API's parameters
+
+
 def _form(schema, **extra):
-    return schema_instance(schema).load({**request.form.to_dict(), **extra})
+    """A form's admin parameters, checked by the admin API's own schema
+    (which refuses parameters it does not know)."""
+    form = {name: value for name, value in request.form.to_dict().items() if name not in CONSOLE_FIELDS}
+    return schema_instance(schema).load({**form, **extra})
 
 
 @blueprint.app_template_filter("when")
