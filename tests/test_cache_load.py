@@ -130,7 +130,13 @@ def test_a_reconnect_rereads_only_what_changed(zk, zk_server, chroot, services_p
     try:
         client = app.test_client()
         catalog = app.extensions["soa"].registry.get("qa")
-        eventually(lambda: client.get("/readyz").status_code == 200, timeout=60)
+
+        def ready():
+            answer = client.get("/readyz")
+            assert answer.status_code == 200, (answer.json, catalog.tree.progress, catalog.tree.last_load)
+            return True
+
+        eventually(ready, timeout=60)
         assert catalog.tree.last_load.kind == "load" and catalog.tree.last_load.read == services
         submitted = mocker.spy(catalog.cluster, "submit")
 

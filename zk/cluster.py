@@ -40,6 +40,7 @@ _TRANSACTION_WRITES = {"Create": "create", "Delete": "delete", "SetData": "set"}
 # ZooKeeper drops the connection (the whole session's traffic) on a request
 # larger than jute.maxbuffer (1 MiB by default); stay well below it.
 MAX_DATA = 512 * 1024
+BULK_TIMEOUT = 30.0  # seconds one answer of a bulk read may take at least (see Cluster.bulk_timeout)
 _LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
 
 
@@ -219,9 +220,10 @@ class Cluster:
         A load pipelines thousands of reads; an answer that waits behind
         a window of them on a live connection is late, not lost, so it is
         not held to a request's op_timeout. A lost connection fails every
-        pending call at once (ConnectionLoss) however long this is.
+        pending call at once (ConnectionLoss) however long this is, and
+        kazoo drops a connection that stops answering its pings.
         """
-        return max(self.op_timeout, self.session_timeout)
+        return max(self.op_timeout, self.session_timeout, BULK_TIMEOUT)
 
     # -- calls -------------------------------------------------------------
 
