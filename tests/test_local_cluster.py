@@ -194,7 +194,7 @@ def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(http, front, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": latest})
         time.sleep(1)
-        assert not waiting.done()
+        assert not waiting.done(), waiting.result()  # what answered at once
         second = {**discovery_instance("host-2"), "addrs": "http://10.0.1.2:8080", "status": 1}
         assert http(cluster.a, "/discovery/register", second, "POST")["code"] == 0
         woken = waiting.result(timeout=15)
