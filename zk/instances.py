@@ -335,7 +335,9 @@ class Instances:
         """
         session = self.cluster.session_id
         try:
-            self.catalog.tree.sync()
+            # after the new session's resync: decisions below read the view
+            if not self.catalog.tree.sync(timeout=self.cluster.bulk_timeout):
+                log.warning("recovery on zkidc %s: the view did not catch up in time", self.cluster.name)
         except Unavailable:
             return
         recreated = 0

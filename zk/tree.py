@@ -172,7 +172,8 @@ class WatchedTree:
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
     def sync(self, name=None, timeout=None, data=False, leaf=None):
-        """Re-read one group (or the root) now and wait until it is published.
+        """Re-read one group (or the root) now and wait until it is published;
+        False when that took longer than ``timeout`` (default op_timeout).
 
         Writers call this so that the same client reads its own write at once.
         The group's children are re-read; its own data (``data=True``) and a
@@ -190,7 +191,7 @@ class WatchedTree:
             with self._cond:
                 return self._cond.wait_for(lambda: self._done > after, seconds)
 
-        self.cluster.wait_for(published, timeout)
+        return self.cluster.wait_for(published, timeout)
 
     def refresh(self, name, leaf):
         """Re-read one leaf soon, without waiting: the caller saw ZooKeeper
