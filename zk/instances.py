@@ -353,29 +353,35 @@ class Instances:
         if recreated:
             log.info("re-created %d ephemeral members on zkidc %s after session expiry", recreated, self.cluster.name)
 
-    def _recover_one(self, service, key, member, session):
-        self.catalog.tree.sync(service)
-        leaves = self.lookup(service, key)
-        if any(leaf.stat.ephemeralOwner == session for leaf in leaves):
-            return 0
-        if any(leaf.stat.ephemeralOwner not in self._sessions for leaf in leaves):
-            self._owned.pop((service, key), None)  # another replica has it now
-            return 0
-        stat = self.cluster.call("exists", self.lease_path(service, key))
-        if stat is None:
-            self._owned.pop((service, key), None)  # cancelled or evicted meanwhile
-            return 0
-        txn = self.cluster.transaction()
-        txn.set_data(self.lease_path(service, key), b"", version=stat.version)
-        txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
-        for leaf in leaves:  # ours, from a session the server has not expired yet
-            txn.delete(self.catalog.layout.member(service, leaf.name))
-        try:
-            self.cluster.commit(txn)
-        except (BadVersionError, NoNodeError, NodeExistsError):
-            return 0
-        self.catalog.tree.sync(service)
-        return 1
+    def _recover_one(self, service, key, member, session, attempts=3):
+        """Re-create one member; 1 when it was. A view that is behind (the
+        old member still shown after the server deleted it, or a renew
+        landing meanwhile) fails the transaction: read again and retry."""
+        for _ in range(attempts):
+            self.catalog.tree.sync(service, timeout=self.cluster.bulk_timeout)
+            leaves = self.lookup(service, key)
+            if any(leaf.stat.ephemeralOwner == session for leaf in leaves):
+                return 0
+            if any(leaf.stat.ephemeralOwner not in self._sessions for leaf in leaves):
+                self._owned.pop((service, key), None)  # another replica has it now
+                return 0
+            stat = self.cluster.call("exists", self.lease_path(service, key))
+            if stat is None:
+                self._owned.pop((service, key), None)  # cancelled or evicted meanwhile
+                return 0
+            txn = self.cluster.transaction()
+            txn.set_data(self.lease_path(service, key), b"", version=stat.version)
+            txn.create(self.catalog.layout.member_prefix(service), codec.encode(member), ephemeral=True, sequence=True)
+            for leaf in leaves:  # ours, from a session the server has not expired yet
+                txn.delete(self.catalog.layout.member(service, leaf.name))
+            try:
+                self.cluster.commit(txn)
+            except (BadVersionError, NoNodeError, NodeExistsError):
+                continue
+            self.catalog.tree.sync(service)
+            return 1
+        log.warning("recovery of %s/%s gave up after %d attempts", service, key, attempts)
+        return 0
 
     def forget_foreign(self):
         """Drop owned entries another replica has taken over (memory hygiene)."""
