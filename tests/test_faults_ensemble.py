@@ -244,19 +244,20 @@ def test_a_killed_replicas_instances_go_then_register_again_through_another(ense
 
 
 # Clients are expected to renew every second (renew_interval) and renew every 0.8 s: one
-# silent instance of 20 leaves the rate well above 85 % of the expected, half of them far below.
-# The window (1.5 s) is shorter than ttl - renew_interval (2 s), as the example config asks:
-# when half go silent the window holds only their silence before the first of them lapses.
-# (With a 3 s window it still held their last renews then, and on a loaded machine the rate
-# could stay above 85 % long enough to evict two of them.)
+# silent instance of 20 leaves the rate well above 85 % of the expected; when 14 of the 19
+# left stop at once, it is far below it, both when the first of them lapses (the window
+# still holds their last renews) and until each of them has renewed again (the window
+# fills back up). Half of them would leave the rate within a few renews of the threshold
+# at those two moments, which a loaded machine's late watch events can cross. The window
+# (2 s) lies between renew_interval and ttl - renew_interval, as the example config asks.
 BURST = {
-    "eviction": {"interval": 0.25, "window": 1.5, "min_instances": 10, "threshold": 0.85, "max_fraction": 0.15},
+    "eviction": {"interval": 0.25, "window": 2.0, "min_instances": 10, "threshold": 0.85, "max_fraction": 0.15},
     "discovery": {"ttl": 3.0, "renew_interval": 1.0},
 }
 PACE = 0.8
 
 
-def test_self_preservation_holds_when_half_the_instances_stop_renewing(ensemble, ezk, prefix, gateways):
+def test_self_preservation_holds_when_most_instances_stop_renewing(ensemble, ezk, prefix, gateways):
     gw = gateways.start(sections=BURST)
     names = ["host-%02d" % n for n in range(20)]
     for n, name in enumerate(names):
@@ -279,14 +280,14 @@ def test_self_preservation_holds_when_half_the_instances_stop_renewing(ensemble,
         # One instance stops: the renew rate stays above 85 % of the expected, so it is evicted.
         renewing.discard(names[0])
         eventually(lambda: names[0] not in zk_hostnames(ezk, prefix), timeout=15, interval=0.1)
-        # Half stop at once: far below 85 % of the expected renews.
-        silent = set(names[1:11])
+        # Most stop at once: far below 85 % of the expected renews.
+        silent = set(names[1:15])
         renewing.difference_update(silent)
         burst = time.monotonic()
         time.sleep(BURST["discovery"]["ttl"] * 3)  # three ttls of silence
         assert set(zk_hostnames(ezk, prefix)) == set(names[1:])  # nobody evicted
         assert set(fetched_hostnames(fetch(gw.url))) == set(names[1:])
-        # The silent half comes back with a renew; nothing was lost meanwhile.
+        # The silent ones come back with a renew; nothing was lost meanwhile.
         renewing.update(silent)
         time.sleep(1.5)
         assert set(zk_hostnames(ezk, prefix)) == set(names[1:])
@@ -295,4 +296,4 @@ def test_self_preservation_holds_when_half_the_instances_stop_renewing(ensemble,
             loop.stop()
     assert all(loop.errors == [] for loop in renewers)
     assert [r for r in refused if r[0] != names[0]] == []
-    print("burst: 10 of 19 silent for %.1f s, none evicted" % (time.monotonic() - burst))
+    print("burst: 14 of 19 silent for %.1f s, none evicted" % (time.monotonic() - burst))
