@@ -14,9 +14,8 @@ from dataclasses import replace as evolve
 
 from zk import codec
 from zk.instances import identity_key
-# The statuses and their rules are zk.status's; the API's modules find them here too.
-from zk.status import DISABLE, HEALTHY, STATUSES, UN_HEALTHY, kept_status, state_of, status_of  # noqa: F401
-from zk.status import Policy, isolated, lapse_policy, published
+# The statuses and their rules are zk.status's (STATUSES: schemas.py imports it from here).
+from zk.status import LAPSED, STATUSES, Policy, isolated, lapse_policy, published, status_of  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ DEFAULT_NAMESPACE = "default"
 DEFAULT_CLUSTER = "DEFAULT_CLUSTER"
 REGISTERED_BY = "instance"
 
-_STAMPS = ("lease", "policy", "lapsed")  # what the lease mechanism adds
+_STAMPS = ("lease", "policy", LAPSED)  # what the lease mechanism adds
 DEFAULT_WEIGHT = 1.0  # Nacos's, shown for members that publish none
 MAX_WEIGHT = 10000
 PUBLISHED_DETAILS = ("weight", "enabled")  # registration fields kept under instance and, as text, in metadata
