@@ -115,6 +115,25 @@ def test_a_disabled_instance_never_expires_and_ignores_beats(timed, zk, services
     eventually(lambda: status(client) == 404, timeout=5)
 
 
+def test_an_instance_registered_disabled_still_lapses_but_is_never_published_dead(timed, zk, services_path, chroot):
+    """enabled=false keeps an instance out of traffic (STOPPED), not out of the
+    lease rules: silent, it is removed after remove_after like a HEALTHY one,
+    and it is never published DEAD on the way."""
+    client = timed()
+    ok(register(client, enabled=False))
+    started = time.monotonic()
+    seen = set()
+
+    def removed():
+        seen.update(members(zk, services_path).values())
+        return status(client) == 404
+
+    eventually(removed, timeout=6)
+    assert time.monotonic() - started > 1.9
+    assert seen == {"STOPPED"}
+    assert zk.exists(lease_path(chroot)) is None
+
+
 def test_deregister_is_immediate(client, zk, services_path, chroot):
     ok(register(client))
     ok(deregister(client))

@@ -15,6 +15,7 @@ from .instances import Instances
 from .paths import Layout, is_member, is_service
 from .replicas import Replicas
 from .rules import Rules, optimistic
+from .status import last_renew_ms
 from .tree import WatchedTree
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Catalog:
             return None
         group = self.instances.leases.groups().get(service)
         lease = group.leaves.get(key) if group else None
-        return lease.stat.mtime if lease else leaf.stat.ctime
+        return last_renew_ms(leaf, lease)
 
     # -- writes -----------------------------------------------------------
 

@@ -21,13 +21,14 @@ import collections
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from . import codec
 from .errors import Unavailable
-from .instances import Policy
+from .status import Policy, Silence, lapsed, last_renew_ms, silence
+from .tree import Leaf
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,15 @@ class EvictionSettings:
     long_silence: float = 3600.0  # evicted even under self-preservation
     max_fraction: float = 0.15  # of all leased instances per sweep
     min_instances: float = 10  # fewer leased instances than this are never protected
+
+
+class Silent(NamedTuple):
+    """A leased instance as a sweep sees it."""
+
+    silent: float  # seconds since its last renew
+    service: str
+    leaf: Leaf
+    policy: Policy
 
 
 class Evictor:
@@ -122,8 +132,7 @@ class Evictor:
                     continue  # admin or outside members never lapse
                 policy = Policy.of(member)
                 lease = lease_group.leaves.get(key) if lease_group else None
-                last = (lease.stat.mtime if lease else leaf.stat.ctime) / 1000.0
-                leased.append((now - last, service, leaf, policy))
+                leased.append(Silent(now - last_renew_ms(leaf, lease) / 1000.0, service, leaf, policy))
                 if policy.ttl is not None:
                     expected += 60.0 / max(policy.renew_interval, 0.001)
         rate = self._renew_rate(now)
@@ -137,8 +146,9 @@ class Evictor:
         # nobody, so it spends none of it.
         budget = max(1, math.floor(len(leased) * self.settings.max_fraction))
         changes = capped = 0
-        for silent, service, leaf, policy in sorted(leased, key=lambda item: -item[0]):
-            if policy.ttl is not None and silent > policy.ttl:
+        for silent, service, leaf, policy in sorted(leased, key=lambda item: -item.silent):
+            action = silence(leaf.value, policy, silent)
+            if action is Silence.EVICT:
                 if policy.self_preservation:
                     if self.protecting and silent <= self.settings.long_silence:
                         continue
@@ -149,12 +159,7 @@ class Evictor:
                     capped += policy.self_preservation
                     self.counters["evicted"] += 1
                     log.info("evicted %s/%s: no renew for %.0f s", service, leaf.name, silent)
-            elif (
-                policy.unhealthy_after is not None
-                and silent > policy.unhealthy_after
-                and leaf.value.status == codec.ALIVE
-                and not leaf.value.instance.get("lapsed")
-            ):
+            elif action is Silence.MARK:
                 if self._mark_unhealthy(service, leaf):
                     changes += 1
         self._drop_orphan_leases(leases, now)
@@ -166,7 +171,7 @@ class Evictor:
             self.instances.replace(
                 service,
                 key,
-                lambda old: replace(old, status=codec.DEAD, instance={**old.instance, "lapsed": True}),
+                lapsed,
                 heartbeat=False,
             )
         except Exception as exc:  # it may have renewed or gone meanwhile

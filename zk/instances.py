@@ -18,36 +18,17 @@ expiry the members this process owned are re-created on the new session.
 """
 import hashlib
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from . import codec
 from .errors import NotFound, Unavailable
 from .paths import is_service
+from .status import Policy, is_lapsed, revived  # noqa: F401 - Policy is also imported from here
 from .tree import WatchedTree
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Policy:
-    """When an instance that stops renewing lapses (seconds; None = never)."""
-
-    ttl: float | None = 90.0  # removed after this long without a renew
-    unhealthy_after: float | None = None  # published as DEAD after this long
-    renew_interval: float = 30.0  # how often its clients renew (self-preservation)
-    self_preservation: bool = True
-
-    @classmethod
-    def of(cls, member):
-        doc = member.instance.get("policy")
-        if not isinstance(doc, dict):
-            return cls()
-        try:
-            return cls(**{k: doc[k] for k in ("ttl", "unhealthy_after", "renew_interval", "self_preservation") if k in doc})
-        except TypeError:
-            return cls()
 
 
 def identity_key(*parts):
@@ -220,8 +201,8 @@ class Instances:
             raise NotFound("instance lease expired; register again") from None
         self.counters["renews"] += 1
         member = leaves[0].value
-        if member.instance.get("lapsed"):  # it had been marked DEAD for silence
-            self.replace(service, key, lambda old: replace(old, status=codec.ALIVE, instance=_without(old.instance, "lapsed")))
+        if is_lapsed(member):  # it had been marked DEAD for silence
+            self.replace(service, key, revived)
         return member
 
     def cancel(self, service, key):
@@ -395,6 +376,3 @@ class Instances:
     def owned(self):
         return len(self._owned)
 
-
-def _without(mapping, name):
-    return {k: v for k, v in mapping.items() if k != name}

@@ -14,7 +14,8 @@ from werkzeug.wrappers import Request
 
 from ..access import allowed
 from ..lane import Lane
-from .views import given, poll_answer, poll_args
+from .service import poll_answer
+from .views import given, poll_args
 
 
 class PollLane(Lane):

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from zk import codec
 from zk.codec import ALIVE, STOPPED, Member
 from zk.errors import InvalidName
-from zk.instances import Policy, identity_key
+from zk.instances import identity_key
+from zk.status import Policy
 
 SOURCE = "discovery"
 UP, DOWN = 1, 2  # status; the fetch filter is a bit mask of them (3 = all)

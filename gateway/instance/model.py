@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from dataclasses import replace as evolve
 
 from zk import codec
-from zk.instances import Policy, identity_key
+from zk.instances import identity_key
+# The statuses and their rules are zk.status's (STATUSES: schemas.py imports it from here).
+from zk.status import LAPSED, STATUSES, Policy, isolated, lapse_policy, published, status_of  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_CLUSTER = "DEFAULT_CLUSTER"
-HEALTHY, UN_HEALTHY, DISABLE = "HEALTHY", "UN_HEALTHY", "DISABLE"
-STATUSES = (HEALTHY, UN_HEALTHY, DISABLE)
 REGISTERED_BY = "instance"
 
-_PUBLISHED = {HEALTHY: codec.ALIVE, UN_HEALTHY: codec.DEAD, DISABLE: codec.STOPPED}
-_STAMPS = ("lease", "policy", "lapsed")  # what the lease mechanism adds
+_STAMPS = ("lease", "policy", LAPSED)  # what the lease mechanism adds
 DEFAULT_WEIGHT = 1.0  # Nacos's, shown for members that publish none
 MAX_WEIGHT = 10000
 PUBLISHED_DETAILS = ("weight", "enabled")  # registration fields kept under instance and, as text, in metadata
@@ -67,37 +66,8 @@ class Timing:
     remove_after: float = 20.0
 
     def policy(self, status):
-        """A DISABLEd instance ignores beats and never lapses; the others do."""
-        if status == DISABLE:
-            return Policy(ttl=None, unhealthy_after=None, renew_interval=self.beat_interval, self_preservation=False)
-        return Policy(
-            ttl=self.remove_after,
-            unhealthy_after=self.unhealthy_after,
-            renew_interval=self.beat_interval,
-            self_preservation=False,
-        )
-
-
-def status_of(member):
-    """The instance API status of any member, from its ServerSet status."""
-    if member.alive:
-        return HEALTHY
-    if member.status == codec.STOPPED:
-        return DISABLE
-    return UN_HEALTHY
-
-
-def state_of(member):
-    """The status that ops and beats change: an instance registered with
-    ``enabled=false`` is published STOPPED, yet beats and lapses as HEALTHY."""
-    if member.status == codec.STOPPED and member.instance.get("enabled") is False and Policy.of(member).ttl is not None:
-        return HEALTHY
-    return status_of(member)
-
-
-def kept_status(old):
-    """Status of a registration: a DISABLE set by ops outlives re-registering."""
-    return DISABLE if old is not None and state_of(old) == DISABLE else HEALTHY
+        """When an instance in ``status`` lapses (see zk.status.lapse_policy)."""
+        return lapse_policy(status, self.beat_interval, self.unhealthy_after, self.remove_after)
 
 
 def details_of(member):
@@ -125,7 +95,7 @@ def publish(identity, status, old=None, details=None):
     return codec.Member(
         identity.ip,
         identity.port,
-        codec.STOPPED if given.get("enabled") is False else _PUBLISHED[status],
+        published(status, given.get("enabled")),
         metadata={**details.get("metadata", {}), **{k: _text_of(v) for k, v in given.items()}},
         instance={
             **given,
@@ -188,7 +158,7 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
         "port": member.port,
         "status": status_of(member),
         "weight": _weight(member.instance.get("weight"), member.metadata.get("weight")),
-        "enabled": member.status != codec.STOPPED,
+        "enabled": not isolated(member),
         "metadata": details_of(member)["metadata"],
     }
 

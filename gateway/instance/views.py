@@ -8,13 +8,10 @@ after ``remove_after``; a DISABLEd one ignores beats and never lapses.
 """
 from flask import Blueprint, current_app, jsonify, request
 
-from zk import codec
-from zk.errors import NotFound
-
 from ..access import authorize
 from ..openapi import documented
 from ..params import BadRequest, json_body, schema_instance, single
-from . import model, schemas
+from . import model, schemas, service
 from .envelope import success
 
 blueprint = Blueprint("instance", __name__)
@@ -64,47 +61,10 @@ def identity(args):
 
 
 def write_target(schema):
-    """(parameters, identity, Catalog) of a write, once its key may write there
-    and the service is in the namespace the write names."""
+    """(parameters, identity, Catalog) of a write, once its key may write there."""
     args = from_body(schema)  # first: a client sending it all in the query string learns where it goes
     from_query(schemas.WriteQuery)
-    who, catalog = identity(args), access("write", args)
-    group = catalog.services().get(who.service)
-    if group is not None and model.namespace_of(group) != who.namespace:
-        raise BadRequest(
-            "service %s is in namespace %s, not %s (service names are unique per zkidc)"
-            % (who.service, model.namespace_of(group), who.namespace)
-        )
-    return args, who, catalog
-
-
-def registered(catalog, who):
-    """The member published for ``who`` through this API, or a clear 404."""
-    leaves = catalog.instances.lookup(who.service, who.key, fresh=True)
-    if not leaves or leaves[0].value is None:
-        raise missing(catalog, who)
-    return leaves[0].value
-
-
-def missing(catalog, who):
-    """NotFound for ``who``, saying why when the address is listed by someone else."""
-    group = catalog.services().get(who.service)
-    for shown in model.views(who.service, group) if group is not None else ():
-        if _same_instance(shown, who):
-            return NotFound(
-                "%s was not registered through /api/instance (it is published by another API or writer); "
-                "only instances registered here can beat, change status or deregister here" % who.describe()
-            )
-    return NotFound("%s is not registered; register it first" % who.describe())
-
-
-def _same_instance(shown, who):
-    return (shown["namespace"], shown["cluster"], shown["ip"], shown["port"]) == (
-        who.namespace,
-        who.cluster,
-        who.ip,
-        who.port,
-    )
+    return args, identity(args), access("write", args)
 
 
 # -- reads ----------------------------------------------------------------------
@@ -115,22 +75,8 @@ def _same_instance(shown, who):
 def instance_list():
     args = from_query(schemas.InstanceList)
     catalog = access("read", args)
-    service = args["serviceName"]
-    group = catalog.services().get(service)
-    shown = model.views(service, group) if group is not None else []
-    wanted = set(args["clusters"])
-    instances = [
-        model.public(v)
-        for v in shown
-        if v["namespace"] == args["namespace"]
-        and (not wanted or v["cluster"] in wanted)
-        and (args["healthy"] is None or (v["status"] == model.HEALTHY) == args["healthy"])
-    ]
-    return jsonify(
-        serviceName=service,
-        clusters=sorted({v["cluster"] for v in instances}),
-        instances=instances,
-    )
+    found = service.listing(catalog, args["serviceName"], args["namespace"], args["clusters"], args["healthy"])
+    return jsonify(serviceName=found.service, clusters=found.clusters, instances=found.instances)
 
 
 @route("/api/instance", ["GET"])
@@ -138,12 +84,7 @@ def instance_list():
 def instance_get():
     args = from_query(schemas.Instance)
     catalog = access("read", args)
-    who = identity(args)
-    group = catalog.services().get(who.service)
-    for shown in model.views(who.service, group) if group is not None else ():
-        if _same_instance(shown, who):
-            return jsonify(model.public(shown))
-    raise NotFound("%s is not registered" % who.describe())
+    return jsonify(service.get(catalog, identity(args)))
 
 
 # -- writes ---------------------------------------------------------------------
@@ -155,27 +96,7 @@ def instance_register():
     """Register, or register again: the same identity is updated, never duplicated."""
     args, who, catalog = write_target(schemas.RegisterBody)
     details = {k: args[k] for k in (*model.PUBLISHED_DETAILS, "metadata") if k in args}
-    settings = timing()
-    if catalog.services().get(who.service) is None:
-        catalog.create_service(who.service, {"namespace": who.namespace})
-    leaves = catalog.instances.lookup(who.service, who.key)
-    if len(leaves) == 1 and leaves[0].value is not None:
-        old = leaves[0].value
-        status = model.kept_status(old)
-        if model.unchanged(old, model.publish(who, status, old, details), settings.policy(status)):
-            try:  # nothing to publish: a registration is then just a beat
-                catalog.instances.renew(who.service, who.key)
-                return success()
-            except NotFound:
-                pass  # evicted meanwhile: register it anew
-
-    def build(old):
-        return model.publish(who, model.kept_status(old), old, details)
-
-    def policy(old):
-        return settings.policy(model.kept_status(old))
-
-    catalog.instances.register(who.service, who.key, build, policy)
+    service.register(catalog, timing(), who, details)
     return success()
 
 
@@ -185,10 +106,7 @@ def instance_deregister():
     """Deregister at once. Needs ``write``: an application's own key must be
     able to take its instances out when it shuts down."""
     _, who, catalog = write_target(schemas.InstanceBody)
-    try:
-        catalog.instances.cancel(who.service, who.key)
-    except NotFound:
-        raise missing(catalog, who) from None
+    service.deregister(catalog, who)
     return success()
 
 
@@ -198,14 +116,7 @@ def instance_beat():
     """A beat keeps an instance HEALTHY and makes an UN_HEALTHY one HEALTHY
     again; a DISABLEd instance ignores it."""
     _, who, catalog = write_target(schemas.InstanceBody)
-    if model.state_of(registered(catalog, who)) == model.DISABLE:
-        return success()
-    try:
-        member = catalog.instances.renew(who.service, who.key)
-    except NotFound:
-        raise missing(catalog, who) from None
-    if member.status == codec.DEAD and not member.instance.get("lapsed"):  # set UN_HEALTHY by hand
-        _publish(catalog, who, model.HEALTHY)
+    service.beat(catalog, timing(), who)
     return success()
 
 
@@ -213,16 +124,5 @@ def instance_beat():
 @documented("Set the status of an instance: HEALTHY, UN_HEALTHY or DISABLE", body=schemas.StatusBody)
 def instance_status():
     args, who, catalog = write_target(schemas.StatusBody)
-    if model.state_of(registered(catalog, who)) != args["status"]:
-        _publish(catalog, who, args["status"])
+    service.set_status(catalog, timing(), who, args["status"])
     return success()
-
-
-def _publish(catalog, who, status):
-    """Replace the member (a new znode, so readers that never re-read see it)."""
-    try:
-        catalog.instances.replace(
-            who.service, who.key, lambda old: model.publish(who, status, old), policy=timing().policy(status)
-        )
-    except NotFound:
-        raise missing(catalog, who) from None

@@ -61,13 +61,6 @@ def answer(code, detail=None, **fields):
     return respond(dumps(doc), code)
 
 
-def batch(results):
-    """A batch write's answer from its (code, info, echo) per item."""
-    code = codes.batch_code([r[0] for r in results])
-    responses = [{"code": c, "info": text, **echo} for c, text, echo in results]
-    return answer(code, size=len(responses), responses=responses)
-
-
 def render(problem):
     code = code_of(problem)
     doc = {"code": code, "info": codes.info(code, problem.message)}

@@ -19,6 +19,7 @@ from functools import cached_property
 
 from zk import codec
 from zk.errors import NotFound
+from zk.status import healthy, isolated
 
 from . import codes
 from .codes import PolarisError, dumps
@@ -97,8 +98,6 @@ def instance(namespace, service, leaf):
     """One member as a Polaris instance, whichever dialect or writer made it."""
     member = leaf.value
     extra, metadata = member.instance, member.metadata
-    status = member.status
-    isolate = status == codec.STOPPED
     given_id = extra.get("id")
     priority = extra.get("priority")
     shape = {
@@ -112,8 +111,8 @@ def instance(namespace, service, leaf):
         "priority": priority if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0 else 0,
         "weight": _weight(extra.get("weight"), metadata.get("weight")),
         "enableHealthCheck": False,
-        "healthy": member.alive or (isolate and extra.get("healthy") is not False),
-        "isolate": isolate,
+        "healthy": healthy(member),
+        "isolate": isolated(member),
         "metadata": dict(metadata),
         "mtime": timestamp(leaf.stat.mtime),
         "revision": digest(leaf.name, leaf.stat.mzxid)[:32],
