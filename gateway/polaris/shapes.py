@@ -20,6 +20,7 @@ from functools import cached_property
 from zk import codec
 from zk.errors import NotFound
 
+from ..memo import Memo
 from . import codes
 from .codes import PolarisError, dumps
 
@@ -255,14 +256,19 @@ class RuleAnswer:
 
 
 class Answers:
-    """Prepared answers per zkidc, replaced when their snapshot is."""
+    """Prepared answers per zkidc, replaced when their snapshot is.
 
-    MAX_LISTINGS = 256
+    Views of one service (``Service``, ``RuleAnswer``) are kept one per
+    service and kind, as many as the tree has; listings, one per set of
+    filters a client asks, are a ``Memo`` of their own.
+    """
+
+    MAX_LISTINGS = 256  # a listing holds every service of a namespace
 
     def __init__(self):
         self._services = {}  # (zkidc, service) -> Service
         self._rules = {}  # (zkidc, service, type) -> RuleAnswer
-        self._listings = {}  # (zkidc, filters) -> (snapshot, revision, full, unchanged)
+        self._listings = Memo(self.MAX_LISTINGS)  # (zkidc, filters) -> (revision, full, unchanged)
 
     def service(self, zkidc, group):
         key = (zkidc, group.name)
@@ -303,10 +309,9 @@ class Answers:
     def listing(self, zkidc, groups, request):
         """Discover type 6: (revision, full answer, no-change answer) for a namespace."""
         filters = (request["namespace"], request["name"], request["business"], tuple(sorted(request["metadata"].items())))
-        key = (zkidc, filters)
-        cached = self._listings.get(key)
-        if cached is not None and cached[0] is groups:
-            return cached[1:]
+        return self._listings.get((zkidc, filters), groups, lambda: self._listing(zkidc, groups, filters))
+
+    def _listing(self, zkidc, groups, filters):
         namespace, name, business, metadata = filters
         named = wildcard(name) if name else None
         shown = []
@@ -322,7 +327,4 @@ class Answers:
         revision = digest("SERVICES", filters, shown) if shown else ""
         full = {"code": codes.SUCCESS, "info": codes.info(codes.SUCCESS), "type": "SERVICES",
                 "service": {"name": name, "namespace": namespace, "revision": revision}, "services": shown}
-        if len(self._listings) >= self.MAX_LISTINGS:
-            self._listings.clear()
-        entry = self._listings[key] = (groups, revision, dumps(full), _unchanged("SERVICES", name, namespace, revision))
-        return entry[1:]
+        return revision, dumps(full), _unchanged("SERVICES", name, namespace, revision)
