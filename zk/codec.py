@@ -214,6 +214,11 @@ def with_status(data, status):
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+# A service whose attributes name no namespace is in this one: Polaris and the
+# instance API, which both read and write the attribute, agree on it.
+DEFAULT_NAMESPACE = "default"
+
+
 def decode_attributes(data):
     """Service node data -> dict of attributes; empty or odd data gives {}."""
     if not data:

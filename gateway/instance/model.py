@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from dataclasses import replace as evolve
 
 from zk import codec
+from zk.codec import DEFAULT_NAMESPACE
 from zk.instances import Policy, identity_key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMESPACE = "default"
 DEFAULT_CLUSTER = "DEFAULT_CLUSTER"
 HEALTHY, UN_HEALTHY, DISABLE = "HEALTHY", "UN_HEALTHY", "DISABLE"
 STATUSES = (HEALTHY, UN_HEALTHY, DISABLE)
@@ -107,7 +107,8 @@ def details_of(member):
     return details
 
 
-def _text_of(value):
+def _metadata_text(value):
+    """A registration detail as metadata text (booleans as true/false)."""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
@@ -126,7 +127,7 @@ def publish(identity, status, old=None, details=None):
         identity.ip,
         identity.port,
         codec.STOPPED if given.get("enabled") is False else _PUBLISHED[status],
-        metadata={**details.get("metadata", {}), **{k: _text_of(v) for k, v in given.items()}},
+        metadata={**details.get("metadata", {}), **{k: _metadata_text(v) for k, v in given.items()}},
         instance={
             **given,
             "namespace": identity.namespace,
@@ -151,7 +152,8 @@ def unchanged(old, new, policy):
     return evolve(old, instance=stripped) == new and Policy.of(old) == policy
 
 
-def _text(doc, name, default):
+def _nonempty_string(doc, name, default):
+    """``doc[name]`` if it is a non-empty string, else ``default``."""
     value = doc.get(name)
     return value if isinstance(value, str) and value else default
 
@@ -178,9 +180,9 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
     if member is None:
         log.debug("instance API skips %s/%s: not a ServerSet member", service, leaf.name)
         return None
-    cluster = _text(member.instance, "cluster", DEFAULT_CLUSTER)
+    cluster = _nonempty_string(member.instance, "cluster", DEFAULT_CLUSTER)
     return {
-        "namespace": _text(member.instance, "namespace", namespace),
+        "namespace": _nonempty_string(member.instance, "namespace", namespace),
         "instanceId": instance_id(cluster, service, member.host, member.port),
         "cluster": cluster,
         "serviceName": service,
@@ -195,7 +197,7 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
 
 def namespace_of(group):
     """A service's namespace: its node's attribute, ``default`` when it has none."""
-    return _text(codec.decode_attributes(group.data), "namespace", DEFAULT_NAMESPACE)
+    return _nonempty_string(codec.decode_attributes(group.data), "namespace", DEFAULT_NAMESPACE)
 
 
 def views(service, group):

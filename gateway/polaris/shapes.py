@@ -18,6 +18,7 @@ import time
 from functools import cached_property
 
 from zk import codec
+from zk.codec import DEFAULT_NAMESPACE
 from zk.errors import NotFound
 
 from ..memo import Memo
@@ -25,7 +26,6 @@ from . import codes
 from .codes import PolarisError, dumps
 
 TIME = "%Y-%m-%d %H:%M:%S"
-DEFAULT_NAMESPACE = "default"
 DEFAULT_WEIGHT = 100
 MAX_WEIGHT = 10000
 TEXT_ATTRIBUTES = ("ports", "business", "department", "comment")
@@ -45,7 +45,8 @@ def digest(*parts):
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _text(value):
+def _scalar_text(value):
+    """A stored attribute as Polaris shows it: a string, a number as text, else ""."""
     if isinstance(value, str):
         return value
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
@@ -59,8 +60,8 @@ def _strings(value):
 
 def polaris_attributes(stored):
     """The Polaris attributes in a service node's JSON (odd values shown as well as they can be)."""
-    attributes = {name: _text(stored.get(name)) for name in TEXT_ATTRIBUTES}
-    attributes["namespace"] = _text(stored.get("namespace")) or DEFAULT_NAMESPACE
+    attributes = {name: _scalar_text(stored.get(name)) for name in TEXT_ATTRIBUTES}
+    attributes["namespace"] = _scalar_text(stored.get("namespace")) or DEFAULT_NAMESPACE
     attributes["metadata"] = _strings(stored.get("metadata"))
     return attributes
 
@@ -108,8 +109,8 @@ def instance(namespace, service, leaf):
         "namespace": namespace,
         "host": member.host,
         "port": member.port,
-        "protocol": _text(extra.get("protocol")) or metadata.get("protocol", ""),
-        "version": _text(extra.get("version")) or metadata.get("version", ""),
+        "protocol": _scalar_text(extra.get("protocol")) or metadata.get("protocol", ""),
+        "version": _scalar_text(extra.get("version")) or metadata.get("version", ""),
         "priority": priority if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0 else 0,
         "weight": _weight(extra.get("weight"), metadata.get("weight")),
         "enableHealthCheck": False,
@@ -119,7 +120,7 @@ def instance(namespace, service, leaf):
         "mtime": timestamp(leaf.stat.mtime),
         "revision": digest(leaf.name, leaf.stat.mzxid)[:32],
     }
-    location = {name: _text(extra.get(name)) for name in ("region", "zone", "campus")}
+    location = {name: _scalar_text(extra.get(name)) for name in ("region", "zone", "campus")}
     if any(location.values()):  # only when the member says where it is
         shape["location"] = location
     return shape
@@ -140,9 +141,9 @@ class Service:
         stored = codec.decode_attributes(self.group.data)
         stat = self.group.stat
         attributes = polaris_attributes(stored)
-        attributes["ctime"] = _text(stored.get("ctime")) or timestamp(stat.ctime)
-        attributes["mtime"] = _text(stored.get("mtime")) or timestamp(stat.mtime)
-        attributes["revision"] = _text(stored.get("revision")) or digest(self.name, stat.mzxid)
+        attributes["ctime"] = _scalar_text(stored.get("ctime")) or timestamp(stat.ctime)
+        attributes["mtime"] = _scalar_text(stored.get("mtime")) or timestamp(stat.mtime)
+        attributes["revision"] = _scalar_text(stored.get("revision")) or digest(self.name, stat.mzxid)
         return attributes
 
     @property
