@@ -10,6 +10,11 @@ Environment variables win over the file:
 - ``SOA_GATEWAY_<SECTION>_<SETTING>`` for the ``[eviction]``, ``[discovery]``,
   ``[instance]``, ``[gunicorn]`` and ``[ui]`` sections (``SOA_GATEWAY_DISCOVERY_TTL``,
   ``SOA_GATEWAY_UI_SECRET``).
+
+Every section is read by one rule (``_section``): a table of settings, no
+unknown names, each value checked and converted by its setting's type
+(``GATEWAY``, ``ZKIDC``, ``KEY``, ``SECTIONS``), a ConfigError naming the
+setting that is wrong.
 """
 import math
 import os
@@ -57,8 +62,66 @@ class Number:
         return number
 
 
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false, not %r" % (value,))
+
+
+def _string(value):
+    if not isinstance(value, str):
+        raise ValueError("must be a string, not %r" % (value,))
+    return value
+
+
+def _strings(value):
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise ValueError("must be a list of strings, not %r" % (value,))
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A string out of ``options``."""
+
+    options: tuple
+
+    def __call__(self, value):
+        if value not in self.options:
+            raise ValueError("must be %s or %s, not %r" % (", ".join(self.options[:-1]), self.options[-1], value))
+        return value
+
+
+def _rights(value):
+    rights = _strings(value)
+    unknown = sorted(set(rights) - set(RIGHTS))
+    if unknown:
+        raise ValueError("names unknown rights %s; known: %s" % (unknown, ", ".join(RIGHTS)))
+    return frozenset(rights)
+
+
 SECONDS = Number(float, above=0)
 SHARE = Number(float, least=0, most=1)
+
+# Every section: setting -> the function that checks and converts its value (a
+# ValueError says what is wrong). One rule for all of them (``_section``): a
+# table of settings, no unknown names, each value checked, environment first.
+GATEWAY = {
+    "default_zkidc": _string,
+    "root": _string,
+    "anonymous_read": _bool,
+    "bind": _string,
+    "advertise": _string,
+    "access_log": Choice(("all", "errors", "off")),
+    "workers": Number(int, least=1),
+    "op_timeout": SECONDS,
+}
+ZKIDC = {"hosts": _string, "session_timeout": SECONDS, "auth": _string, "acl": _bool, "recursive_watches": _bool}
+KEY = {"secret": _string, "rights": _rights, "zkidcs": _strings, "services": _strings, "dev": _bool}
 # Sections read by the parts that own them, checked here when the config is loaded;
 # SOA_GATEWAY_<SECTION>_<SETTING> overrides any of their settings. [gunicorn] takes
 # gunicorn's own settings, checked by gunicorn's validators.
@@ -71,9 +134,9 @@ SECTIONS = {
         "max_fraction": Number(float, above=0, most=1),
         "min_instances": Number(int, least=0),
     },
-    "discovery": {"ttl": SECONDS, "renew_interval": SECONDS, "poll_timeout": SECONDS, "zone": str},
+    "discovery": {"ttl": SECONDS, "renew_interval": SECONDS, "poll_timeout": SECONDS, "zone": _string},
     "instance": {"beat_interval": SECONDS, "unhealthy_after": SECONDS, "remove_after": SECONDS},
-    "ui": {"secret": str, "session_hours": Number(float, above=0)},
+    "ui": {"secret": _string, "session_hours": Number(float, above=0)},
     "gunicorn": None,
 }
 
@@ -193,31 +256,14 @@ class Config:
         return EvictionSettings(**self.section("eviction"))
 
 
-def _bool(value):
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError("must be true or false, not %r" % (value,))
-
-
-_GATEWAY_TYPES = {
-    "default_zkidc": str,
-    "root": str,
-    "anonymous_read": _bool,
-    "bind": str,
-    "advertise": str,
-    "access_log": str,
-    "workers": Number(int, least=1),
-    "op_timeout": SECONDS,
-}
-_ZKIDC_TYPES = {"hosts": str, "session_timeout": SECONDS, "auth": str, "acl": _bool, "recursive_watches": _bool}
-
-
-def _checked(where, values, types):
-    """``values`` converted by ``types``; a ConfigError names the setting that is wrong."""
+def _section(where, values, types, overrides=None):
+    """One section: a table of settings, ``overrides`` (from the environment)
+    winning over the file's; a ConfigError names the setting that is wrong."""
+    if not isinstance(values, dict):
+        raise ConfigError("%s must be a section of settings, not %r" % (where, values))
+    values = {**values, **(overrides or {})}
+    if types is None:
+        return _gunicorn(values)
     unknown = sorted(set(values) - set(types))
     if unknown:
         raise ConfigError("%s: unknown setting(s) %s; known: %s" % (where, ", ".join(unknown), ", ".join(types)))
@@ -225,7 +271,7 @@ def _checked(where, values, types):
     for name, value in values.items():
         try:
             checked[name] = types[name](value)
-        except (TypeError, ValueError, ConfigError) as exc:
+        except (TypeError, ValueError) as exc:
             raise ConfigError("%s %s %s" % (where, name, exc)) from None
     return checked
 
@@ -245,63 +291,54 @@ def _gunicorn(values):
     return values
 
 
-_KEY_SETTINGS = ("secret", "rights", "zkidcs", "services", "dev")
+def _named(environ, prefix, names):
+    """The environment's values of ``names``: ``<prefix><NAME>`` -> name."""
+    found = {}
+    for name in names:
+        value = environ.get(prefix + name.upper())
+        if value is not None:
+            found[name] = value
+    return found
 
 
-def _key(name, doc):
-    unknown = sorted(set(doc) - set(_KEY_SETTINGS))
-    if unknown:
-        raise ConfigError("[keys.%s]: unknown setting(s) %s; known: %s" % (name, ", ".join(unknown), ", ".join(_KEY_SETTINGS)))
-    return KeyConfig(
-        name=name,
-        secret=str(doc.get("secret", "")),
-        rights=frozenset(doc.get("rights", ["read"])),
-        zkidcs=tuple(doc.get("zkidcs", ["*"])),
-        services=tuple(doc.get("services", ["*"])),
-        dev=bool(doc.get("dev", False)),
-    )
+def _prefixed(environ, prefix):
+    """Every ``<prefix><SETTING>`` of the environment, by setting."""
+    return {name[len(prefix) :].lower(): value for name, value in environ.items() if name.startswith(prefix) and len(name) > len(prefix)}
+
+
+def _tables(where, doc):
+    """[where.NAME] sections: NAME -> its table."""
+    tables = doc.get(where, {})
+    if not isinstance(tables, dict):
+        raise ConfigError("[%s] must hold [%s.NAME] sections, not %r" % (where, where, tables))
+    return tables
 
 
 def from_dict(doc, environ=None, dev=False):
     """Build a Config from a parsed TOML document and the environment."""
     environ = os.environ if environ is None else environ
-    gateway = dict(doc.get("gateway", {}))
-    for name in _GATEWAY_TYPES:
-        env = environ.get("SOA_GATEWAY_" + name.upper())
-        if env is not None:
-            gateway[name] = env
-    gateway = _checked("[gateway]", gateway, _GATEWAY_TYPES)
-    zkidcs = {}
-    for name, section in doc.get("zkidc", {}).items():
-        values = dict(section)
-        for setting in _ZKIDC_TYPES:
-            env = environ.get("SOA_GATEWAY_ZKIDC_%s_%s" % (name.upper(), setting.upper()))
-            if env is not None:
-                values[setting] = env
-        if "hosts" not in values:
-            raise ConfigError("[zkidc.%s] needs hosts" % name)
-        zkidcs[name] = ZkidcConfig(name, **_checked("[zkidc.%s]" % name, values, _ZKIDC_TYPES))
-    keys = []
-    for name, section in doc.get("keys", {}).items():
-        key = _key(name, section)
-        secret = environ.get("SOA_GATEWAY_KEY_" + name.upper())
-        keys.append(replace(key, secret=secret) if secret else key)
     known = {"gateway", "zkidc", "keys"}
     unknown = sorted(set(doc) - known - set(SECTIONS))
     if unknown:
         raise ConfigError("unknown section(s) %s; known: %s" % (", ".join(unknown), ", ".join([*known, *SECTIONS])))
+    gateway = _section("[gateway]", doc.get("gateway", {}), GATEWAY, _named(environ, "SOA_GATEWAY_", GATEWAY))
+    zkidcs = {}
+    for name, values in _tables("zkidc", doc).items():
+        where = "[zkidc.%s]" % name
+        values = _section(where, values, ZKIDC, _named(environ, "SOA_GATEWAY_ZKIDC_%s_" % name.upper(), ZKIDC))
+        if "hosts" not in values:
+            raise ConfigError("%s needs hosts" % where)
+        zkidcs[name] = ZkidcConfig(name, **values)
+    keys = []
+    for name, values in _tables("keys", doc).items():
+        secret = environ.get("SOA_GATEWAY_KEY_" + name.upper())
+        values = _section("[keys.%s]" % name, values, KEY, {"secret": secret} if secret else None)
+        keys.append(KeyConfig(name, **{"secret": "", **values}))
     extra = {}
     for section, types in SECTIONS.items():
-        values = doc.get(section, {})
-        if not isinstance(values, dict):
-            raise ConfigError("[%s] must be a section of settings" % section)
-        values = dict(values)
-        prefix = "SOA_GATEWAY_%s_" % section.upper()
-        for name, value in environ.items():
-            if name.startswith(prefix) and len(name) > len(prefix):
-                values[name[len(prefix):].lower()] = value
+        values = _section("[%s]" % section, doc.get(section, {}), types, _prefixed(environ, "SOA_GATEWAY_%s_" % section.upper()))
         if values:
-            extra[section] = _gunicorn(values) if types is None else _checked("[%s]" % section, values, types)
+            extra[section] = values
     default = gateway.pop("default_zkidc", next(iter(zkidcs), ""))
     return Config(zkidcs=zkidcs, default_zkidc=default, keys=tuple(keys), dev=dev, extra=extra, **gateway).validate()
 

@@ -13,6 +13,14 @@ request line over ``limit_request_line`` in the dialect its path names
 (gunicorn answers an HTML page), and closes the connection after refusing a
 body over the limit unread (gunicorn would read it all to reach the next
 request).
+
+Two of these change gunicorn for the whole worker process, not only this
+worker class: ``patch_http_date`` replaces ``gunicorn.util.http_date`` and
+``patch_request_class`` replaces the request class of gunicorn's parser.
+Both are applied in ``GatewayWorker.init_process``, in the worker after the
+fork, so gunicorn's arbiter keeps the stock ones. They (and the methods
+overridden below) follow gunicorn's internals, which is why setup.cfg pins
+gunicorn as it pins kazoo; tests/test_worker.py checks what they rely on.
 """
 import logging
 import time
@@ -41,6 +49,17 @@ def http_date(timestamp=None):
     if second != _date[0]:
         _date[:] = [second, _stock_http_date(second)]
     return _date[1]
+
+
+def patch_http_date():
+    """Make every Date header of this process come from ``http_date`` above.
+
+    gunicorn's responses call ``gunicorn.util.http_date()`` through the
+    module, so replacing the module's attribute reaches all of them. The
+    text is the stock function's for the same (whole) second; a response
+    can only tell by its Date being the second it started, not it ended.
+    """
+    util.http_date = http_date
 
 
 class _OneSend:
@@ -103,10 +122,16 @@ def _refused_environ(head, error):
     return environ
 
 
+def patch_request_class():
+    """Make gunicorn's parser build every request of this process as a
+    ``_Request`` (gunicorn 25 and later: ``Request.read_into``)."""
+    http_parser.RequestParser.mesg_class = _Request
+
+
 class GatewayWorker(GeventWorker):
     def init_process(self):
-        util.http_date = http_date  # every response of this worker process
-        http_parser.RequestParser.mesg_class = _Request
+        patch_http_date()
+        patch_request_class()
         super().init_process()
 
     def handle_error(self, req, client, addr, exc):

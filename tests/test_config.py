@@ -93,6 +93,15 @@ def test_console_settings_default_and_come_from_the_environment(tmp_path):
         ({"evicton": {"interval": 5}}, "unknown section(s) evicton"),
         ({"ui": {"session_hours": 0}}, "[ui] session_hours must be more than 0"),
         ({"ui": {"session_hours": "long"}}, "[ui] session_hours must be a number"),
+        ({"ui": {"secret": 12345}}, "[ui] secret must be a string"),
+        ({"gateway": {"root": ["/soa"]}}, "[gateway] root must be a string"),
+        ({"gateway": {"access_log": "some"}}, "[gateway] access_log must be all, errors or off"),
+        ({"gateway": ["bind"]}, "[gateway] must be a section of settings"),
+        ({"zkidc": {"qa": "zk1:2181"}}, "[zkidc.qa] must be a section of settings"),
+        ({"keys": {"k": {"secret": "long-enough-secret", "rights": "read"}}}, "[keys.k] rights must be a list of strings"),
+        ({"keys": {"k": {"secret": "long-enough-secret", "services": "ip2city*"}}}, "[keys.k] services must be a list"),
+        ({"keys": {"k": {"secret": "long-enough-secret", "dev": "maybe"}}}, "[keys.k] dev must be true or false"),
+        ({"keys": {"k": {"secret": 1234567890123456789}}}, "[keys.k] secret must be a string"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, change, words):

@@ -118,3 +118,46 @@ def test_the_date_header_is_the_stock_text_of_the_current_second():
 def test_answers_carry_a_date_header(served):
     data = _exchange(served.port, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 1)
     assert b"\r\nDate: " in data and b" GMT\r\n" in data
+
+
+def test_gunicorn_still_has_the_http_date_the_patch_replaces():
+    """patch_http_date relies on gunicorn's util.http_date(timestamp=None)
+    formatting a second as email.utils does, and on gunicorn's responses
+    calling it through the module: fails when gunicorn changes either."""
+    import email.utils
+    import inspect
+    import time
+
+    from gunicorn.http import wsgi
+
+    from gateway import worker
+
+    stock = worker._stock_http_date
+    assert stock.__module__ == "gunicorn.util" and stock.__name__ == "http_date"
+    assert list(inspect.signature(stock).parameters.items()) == list(
+        inspect.signature(worker.http_date).parameters.items()
+    )
+    for t in (0, 1, 951782400, 2**31 + 7, int(time.time())):
+        assert worker.http_date(t) == stock(t) == email.utils.formatdate(t, usegmt=True)
+    before = int(time.time())
+    now = worker.http_date()
+    assert now in {stock(t) for t in range(before, int(time.time()) + 1)}
+    assert "util.http_date()" in inspect.getsource(wsgi.Response.default_headers)
+
+
+def test_the_patches_replace_what_gunicorn_calls(monkeypatch):
+    import inspect
+
+    from gunicorn import util
+    from gunicorn.http import parser
+    from gunicorn.http.message import Request
+
+    from gateway import worker
+
+    monkeypatch.setattr(util, "http_date", util.http_date)  # restored after the test
+    monkeypatch.setattr(parser.RequestParser, "mesg_class", parser.RequestParser.mesg_class)
+    worker.patch_http_date()
+    worker.patch_request_class()
+    assert util.http_date is worker.http_date
+    assert parser.RequestParser.mesg_class is worker._Request
+    assert list(inspect.signature(Request.read_into).parameters) == ["self", "unreader", "buf", "stop"]

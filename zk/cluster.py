@@ -308,7 +308,7 @@ class Cluster:
         """
         size = sum(len(data or b"") for _, data in writes)
         if size > MAX_DATA:
-            path = max(writes, key=lambda w: len(w[1] or b""))[0]
+            path, _ = max(writes, key=lambda write: len(write[1] or b""))
             raise TooLarge(
                 "too large: writing %s would take %d KiB; at most %d KiB are written to ZooKeeper at once"
                 % (path, (size + 1023) // 1024, MAX_DATA // 1024)

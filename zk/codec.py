@@ -15,6 +15,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from .errors import InvalidName
 
@@ -126,8 +127,14 @@ def _digits(text):
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
-def _endpoint(value):
-    """(host, port, port was a JSON integer) of an endpoint, or None."""
+class _Endpoint(NamedTuple):
+    host: str
+    port: int
+    strict: bool  # the port was a JSON integer (ServerSet readers skip any other)
+
+
+def _endpoint(value) -> _Endpoint | None:
+    """An endpoint's host and port, or None."""
     if not isinstance(value, dict):
         return None
     host, port = value.get("host"), value.get("port")
@@ -136,7 +143,7 @@ def _endpoint(value):
         port = _digits(port)
     if not isinstance(host, str) or not host or not valid_port(port):
         return None
-    return host, port, strict
+    return _Endpoint(host, port, strict)
 
 
 def _plain(text):
@@ -148,7 +155,7 @@ def _plain(text):
     return None
 
 
-def decode(data):
+def decode(data: bytes | None) -> "Member | None":
     """ServerSet bytes -> Member, or None when nothing usable is in there.
 
     Never raises: a member written by someone else must not break a listing.
@@ -183,7 +190,7 @@ def _decode(data):
         for name, value in extra.items():
             ep = _endpoint(value)
             if ep is not None:
-                additional[str(name)] = ep[:2]
+                additional[str(name)] = (ep.host, ep.port)
     status = doc.get("status")  # as written: Finagle routes to exactly "ALIVE"
     if status is not None and not isinstance(status, str):
         status = json.dumps(status)
@@ -193,7 +200,7 @@ def _decode(data):
     shard = shard if isinstance(shard, int) and not isinstance(shard, bool) else None
     instance = doc.get("instance")
     instance = instance if isinstance(instance, dict) else {}
-    return Member(main[0], main[1], status, additional, metadata, shard, instance, main[2])
+    return Member(main.host, main.port, status, additional, metadata, shard, instance, main.strict)
 
 
 def _no_constant(name):
@@ -212,6 +219,11 @@ def with_status(data, status):
         return None
     doc["status"] = status
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# A service whose attributes name no namespace is in this one: Polaris and the
+# instance API, which both read and write the attribute, agree on it.
+DEFAULT_NAMESPACE = "default"
 
 
 def decode_attributes(data):

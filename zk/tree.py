@@ -17,30 +17,44 @@ watches must be set again on every node, so there a resync re-reads all.
 While the connection is down or a resync runs, the last view stays readable
 and ``stale`` says so.
 
-Loads are bulk reads: they pipeline at most ``WINDOW`` reads at once, so the
-connection is never flooded and other trees' requests get through; an
-answer may take ``bulk_timeout``, not a request's ``op_timeout``; and a load
-that fails (ZooKeeper gone, a timeout) is retried with backoff until it
-succeeds, never abandoned.
+Loads are bulk reads (``zk.load``): they pipeline at most ``WINDOW`` reads
+at once, so the connection is never flooded and other trees' requests get
+through; an answer may take ``bulk_timeout``, not a request's
+``op_timeout``; and a load that fails (ZooKeeper gone, a timeout) is retried
+with backoff until it succeeds, never abandoned.
 """
 import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import EventType
 
 from .errors import Unavailable
+from .load import WINDOW, Progress, Read, pipelined
+
+__all__ = ["CHUNK", "WINDOW", "Group", "Leaf", "Progress", "Stat", "WatchedTree"]
 
 log = logging.getLogger(__name__)
 
-_RESYNC = ("resync",)
-_ROOT = ("root",)
+
+class Work(NamedTuple):
+    """What the worker is to re-read: ``kind`` names it, ``group`` and
+    ``leaf`` the node where it is one group's or one leaf's."""
+
+    kind: str  # "resync", "root", "group" (its children), "gdata" (its data) or "leaf"
+    group: str | None = None
+    leaf: str | None = None
+
+
+_RESYNC = Work("resync")
+_ROOT = Work("root")
 _STOP = object()
 _INBOX = ("inbox",)  # a wake-up for events in the inbox
-WINDOW = 1000  # reads in flight at once during a load
 CHUNK = 500  # groups read per step of a load: progress moves by these
 BACKOFF = (0.5, 30.0)  # first and longest wait before a failed batch is tried again
 
@@ -69,18 +83,6 @@ class Leaf:
     value: object  # what ``decode`` made of data
 
 
-@dataclass
-class Progress:
-    """The tree's current or last load, for /readyz, logs and metrics."""
-
-    running: bool = False
-    kind: str = "load"  # "load" (nothing cached yet) or "resync"
-    total: int = 0  # groups to look at
-    done: int = 0
-    read: int = 0  # groups actually re-read (a resync skips the unchanged)
-    seconds: float | None = None  # how long the last finished one took
-
-
 @dataclass(frozen=True)
 class Group:
     name: str
@@ -96,6 +98,17 @@ class Group:
         zxids = [self.pzxid, self.stat.mzxid if self.stat else 0]
         zxids.extend(leaf.stat.mzxid for leaf in self.leaves.values())
         return max(zxids)
+
+
+class _Listing(NamedTuple):
+    """A group as read by a load, before its new leaves are read."""
+
+    name: str
+    kept: list  # the names of its leaves
+    cstat: object  # the stat that came with its children list
+    data: bytes
+    stat: object  # of the group node itself
+    leaves: dict  # the leaves already known, by name
 
 
 class WatchedTree:
@@ -126,38 +139,38 @@ class WatchedTree:
 
     # -- life --------------------------------------------------------------
 
-    def start(self):
+    def start(self) -> None:
         handler = self.cluster.client.handler
         self._wake = handler.queue_impl()
         handler.spawn(self._run)
         # the first load too: on the first connection (at once if there is one)
         self.cluster.on_session(lambda new: self._mark(_RESYNC))
 
-    def stop(self):
+    def stop(self) -> None:
         if self._wake is not None:
             self._wake.put(_STOP)
 
-    def subscribe(self, listener):
+    def subscribe(self, listener: Callable[[set], None]) -> None:
         """``listener(changed_group_names)`` after each published batch."""
         self._listeners.append(listener)
 
     # -- reads -------------------------------------------------------------
 
     @property
-    def loaded(self):
+    def loaded(self) -> bool:
         return self._loaded.is_set()
 
     @property
-    def stale(self):
+    def stale(self) -> bool:
         """True while the view may be behind ZooKeeper."""
         return self._syncing or not (self.cluster.connected and self._loaded.is_set())
 
-    def groups(self):
+    def groups(self) -> dict[str, "Group"]:
         """The whole snapshot, name -> Group. Raises Unavailable if never loaded."""
         self._need_loaded()
         return self._published
 
-    def group(self, name):
+    def group(self, name: str) -> "Group | None":
         self._need_loaded()
         return self._published.get(name)
 
@@ -171,7 +184,7 @@ class WatchedTree:
                 )
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
-    def sync(self, name=None, timeout=None, data=False, leaf=None):
+    def sync(self, name: str | None = None, timeout: float | None = None, data: bool = False, leaf: str | None = None) -> bool:
         """Re-read one group (or the root) now and wait until it is published;
         False when that took longer than ``timeout`` (default op_timeout).
 
@@ -180,11 +193,11 @@ class WatchedTree:
         leaf that existed before (``leaf=<name>``) only when asked, because
         the watch event of a ``set`` may still be on its way when it returns.
         """
-        items = [("group", name) if name else _ROOT]
+        items = [Work("group", name) if name else _ROOT]
         if name and data:
-            items.append(("gdata", name))
+            items.append(Work("gdata", name))
         if name and leaf:
-            items.append(("leaf", name, leaf))
+            items.append(Work("leaf", name, leaf))
         after = self._mark(*items)
 
         def published(seconds):
@@ -193,13 +206,13 @@ class WatchedTree:
 
         return self.cluster.wait_for(published, timeout)
 
-    def refresh(self, name, leaf):
+    def refresh(self, name: str, leaf: str) -> None:
         """Re-read one leaf soon, without waiting: the caller saw ZooKeeper
         hold a newer version than the view (a change made while a resync
         skipped the group)."""
-        self._mark(("leaf", name, leaf))
+        self._mark(Work("leaf", name, leaf))
 
-    def settle(self, name, check, timeout=None):
+    def settle(self, name: str, check: Callable[["Group | None"], bool], timeout: float | None = None) -> None:
         """Wait until ``check(group or None)`` holds for what is published of
         group ``name``; re-read the group (``sync``) only if it does not.
 
@@ -218,7 +231,7 @@ class WatchedTree:
 
     # -- events ------------------------------------------------------------
 
-    def _mark(self, *items):
+    def _mark(self, *items: Work) -> int:
         """Queue items for the worker; several at once land in one batch.
 
         Returns the number of batches started so far: the next one to
@@ -246,7 +259,7 @@ class WatchedTree:
         self._inbox.append(event)
         self._wake.put(_INBOX)
 
-    def _items(self, event):
+    def _items(self, event) -> tuple[Work, ...]:
         """What to re-read for an event."""
         path = event.path
         if event.type == EventType.NONE or not path:
@@ -257,15 +270,17 @@ class WatchedTree:
             return ()
         parts = path[len(self.root) + 1 :].split("/")
         if len(parts) == 1:
+            (group,) = parts
             if event.type == EventType.CHILD:
-                return (("group", parts[0]),)
+                return (Work("group", group),)
             if event.type == EventType.CHANGED:
-                return (("gdata", parts[0]),)
+                return (Work("gdata", group),)
             if event.type == EventType.CREATED:  # (recursive watch) maybe deleted and re-created
-                return (_ROOT, ("gdata", parts[0]))
+                return (_ROOT, Work("gdata", group))
             return (_ROOT,)
         if len(parts) == 2 and self._accept_leaf(parts[1]):
-            return (("leaf", parts[0], parts[1]),)
+            group, leaf = parts
+            return (Work("leaf", group, leaf),)
         return ()
 
     def _drain_inbox(self):
@@ -338,7 +353,7 @@ class WatchedTree:
         handler.spawn(later)
         return delay
 
-    def _take_rest(self):
+    def _take_rest(self) -> list[Work]:
         """Leaf events that came in while the batch read ZooKeeper.
 
         Under a recursive watch, each event of a transaction is a separate
@@ -350,29 +365,28 @@ class WatchedTree:
         """
         with self._cond:
             self._drain_inbox()
-            rest = [item for item in self._dirty if item[0] == "leaf"]
+            rest = [item for item in self._dirty if item.kind == "leaf"]
             for item in rest:
                 del self._dirty[item]
         return rest
 
-    def _apply(self, items, changed):
+    def _apply(self, items: list[Work], changed: set) -> None:
         if _RESYNC in items:
             self._resync(changed)
             return
         leaves = []
-        for item in items:
-            kind = item[0]
+        for kind, group, leaf in items:
             if kind == "root":
                 self._refresh_root(changed)
             elif kind == "group":
-                if item[1] is None:
+                if group is None:
                     self._refresh_root(changed)
-                elif item[1] in self._work or self._accept_group(item[1]):
-                    self._load_groups([item[1]], changed)
-            elif kind == "gdata" and item[1] in self._work:
-                self._refresh_group_data(item[1], changed)
-            elif kind == "leaf" and item[1] in self._work:
-                leaves.append(item[1:])
+                elif group in self._work or self._accept_group(group):
+                    self._load_groups([group], changed)
+            elif kind == "gdata" and group in self._work:
+                self._refresh_group_data(group, changed)
+            elif kind == "leaf" and group in self._work:
+                leaves.append((group, leaf))
         if leaves:
             self._refresh_leaves(leaves, changed)
 
@@ -397,29 +411,6 @@ class WatchedTree:
         return names
 
     # -- loads -------------------------------------------------------------
-
-    def _pipelined(self, requests):
-        """Answers of ``requests`` = [(key, method, path, kwargs)], as
-        (key, answer or None when the node is gone), in order, with at most
-        WINDOW of them in flight."""
-        pending = collections.deque()
-        timeout = self.cluster.bulk_timeout
-        pause = self.cluster.handler.sleep_func
-        for n, (key, method, path, kwargs) in enumerate(requests, 1):
-            pending.append((key, self.cluster.submit(method, path, **kwargs)))
-            if len(pending) >= WINDOW:
-                yield self._answer(pending.popleft(), timeout)
-            if n % WINDOW == 0:
-                pause(0)  # answers already in are decoded without a wait: let requests run
-        while pending:
-            yield self._answer(pending.popleft(), timeout)
-
-    def _answer(self, pending, timeout):
-        key, result = pending
-        try:
-            return key, self.cluster.wait(result, timeout)
-        except NoNodeError:
-            return key, None
 
     def _resync(self, changed):
         """Read the whole tree again after a (re)connection.
@@ -468,8 +459,8 @@ class WatchedTree:
         """Split ``names`` into the groups whose stat shows no change since
         ``before`` (no child created or deleted, no data set) and the rest."""
         unchanged, rest = [], []
-        requests = [(name, "exists", self._path(name), {}) for name in names if name in before]
-        stats = dict(self._pipelined(requests))
+        reads = [Read(name, "exists", self._path(name)) for name in names if name in before]
+        stats = dict(pipelined(self.cluster, reads))
         for name in names:
             stat, old = stats.get(name), before.get(name)
             if old is not None and stat is not None and old.stat is not None and (
@@ -505,39 +496,40 @@ class WatchedTree:
         """Read (and watch) groups ``names``: children, data and the leaves
         not in ``known`` (name -> Group). Returns name -> Group of those
         that exist."""
-        requests = []
+        reads = []
         for name in names:
-            requests.append(((name, "children"), "get_children", self._path(name), {"watch": self._watch, "include_data": True}))
+            reads.append(Read((name, "children"), "get_children", self._path(name), {"watch": self._watch, "include_data": True}))
             if not (reuse_data and name in known):
-                requests.append(((name, "data"), "get", self._path(name), {"watch": self._watch}))
-        answers = dict(self._pipelined(requests))
+                reads.append(Read((name, "data"), "get", self._path(name), {"watch": self._watch}))
+        answers = dict(pipelined(self.cluster, reads))
         listed = []
         for name in names:
             children = answers.get((name, "children"))
             data = answers.get((name, "data")) if (name, "data") in answers else (known[name].data, known[name].stat)
             if children is None or data is None:
                 continue  # deleted meanwhile; the root's watch says so too
+            (children, cstat), (data, stat) = children, data
             old = known.get(name)
             leaves = {} if old is None else old.leaves
-            kept = [n for n in children[0] if self._accept_leaf(n)]
-            listed.append((name, kept, children[1], data, leaves))
-        found = self._fetch_leaves([(name, n) for name, kept, _, _, leaves in listed for n in kept if n not in leaves])
+            kept = [n for n in children if self._accept_leaf(n)]
+            listed.append(_Listing(name, kept, cstat, data, stat, leaves))
+        found = self._fetch_leaves([(g.name, n) for g in listed for n in g.kept if n not in g.leaves])
         groups = {}
-        for name, kept, cstat, (data, stat), leaves in listed:
+        for g in listed:
             now = {}
-            for n in kept:
-                leaf = leaves.get(n) or found.get((name, n))
+            for n in g.kept:
+                leaf = g.leaves.get(n) or found.get((g.name, n))
                 if leaf is not None:
                     now[n] = leaf
-            groups[name] = Group(name, data or b"", stat, cstat.pzxid, now)
+            groups[g.name] = Group(g.name, g.data or b"", g.stat, g.cstat.pzxid, now)
         return groups
 
     def _fetch_leaves(self, pairs):
         """Read leaves ``pairs`` = [(group, name)], pipelined; those that exist,
         as (group, name) -> Leaf."""
-        requests = [(pair, "get", self._path(*pair), {"watch": self._watch}) for pair in pairs]
+        reads = [Read(pair, "get", self._path(*pair), {"watch": self._watch}) for pair in pairs]
         leaves = {}
-        for (group, name), answer in self._pipelined(requests):
+        for (group, name), answer in pipelined(self.cluster, reads):
             if answer is not None:
                 data, stat = answer
                 value = self._decode(data or b"")
@@ -588,7 +580,7 @@ class WatchedTree:
         """After deletions seen through the recursive watch: the zxid of the
         deletion, for ``Group.version`` (a child watch would re-read the
         children list and learn it from there)."""
-        for name, stat in self._pipelined([(n, "exists", self._path(n), {}) for n in names]):
+        for name, stat in pipelined(self.cluster, [Read(n, "exists", self._path(n)) for n in names]):
             group = self._work.get(name)
             if stat is not None and group is not None and stat.pzxid > group.pzxid:
                 self._work[name] = replace(group, pzxid=stat.pzxid)

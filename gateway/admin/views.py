@@ -5,6 +5,7 @@ import json
 from flask import Blueprint, current_app
 
 from ..access import authorize
+from ..memo import Memo
 from ..openapi import documented
 from ..params import collect, schema_instance, single
 from . import schemas, service
@@ -78,16 +79,17 @@ def serverlist(args, params):
 def _listing(catalog, group):
     """serverlist's answer, rendered once per cached snapshot of the service:
     the cache replaces a Group whenever anything in it changes."""
-    listings = current_app.extensions.setdefault("admin.listings", {})
-    key, stale = (catalog.name, group.name), catalog.stale
-    hit = listings.get(key)
-    if hit is None or hit[0] is not group or hit[1] != stale:
+    listings = current_app.extensions.get("admin.listings")
+    if listings is None:
+        listings = current_app.extensions["admin.listings"] = Memo()
+    stale = catalog.stale
+
+    def render():
         servers = [service.server(leaf) for _, leaf in sorted(group.leaves.items())]
-        body = json.dumps({"code": 1, "servers": servers, "stale": stale}, separators=(",", ":")).encode() + b"\n"
-        if len(listings) >= 4096:
-            listings.clear()
-        hit = listings[key] = (group, stale, body)
-    return current_app.response_class(hit[2], mimetype="application/json")
+        return json.dumps({"code": 1, "servers": servers, "stale": stale}, separators=(",", ":")).encode() + b"\n"
+
+    body = listings.get((catalog.name, group.name), group, render, stale)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _server_key(catalog, args):

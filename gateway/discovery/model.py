@@ -27,6 +27,8 @@ from zk.errors import InvalidName
 from zk.instances import identity_key
 from zk.status import Policy
 
+from ..memo import LIMIT, Memo
+
 SOURCE = "discovery"
 UP, DOWN = 1, 2  # status; the fetch filter is a bit mask of them (3 = all)
 _NS_PER_MS = 1_000_000
@@ -252,12 +254,11 @@ class Views:
     re-rendered at most once per ``lease_lag`` seconds.
     """
 
-    def __init__(self, catalog, limit=4096, lease_lag=1.0, clock=time.monotonic):
+    def __init__(self, catalog, limit=LIMIT, lease_lag=1.0, clock=time.monotonic):
         self.catalog = catalog
-        self.limit = limit
         self.lease_lag = lease_lag
         self.clock = clock
-        self._cache = {}
+        self._memo = Memo(limit)
 
     def get(self, appid, env, zone, mask):
         catalog = self.catalog
@@ -265,14 +266,13 @@ class Views:
         leases = catalog.instances.leases
         lease_group = leases.groups().get(appid) if leases.loaded else None
         stale = catalog.stale
-        key = (appid, env, zone, mask)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] is group and hit[2] == stale:
-            if hit[1] is lease_group or self.clock() - hit[4] < self.lease_lag:
-                return hit[3]
-        view = make_view(group, lease_group, env, zone, mask, stale)
-        if len(self._cache) >= self.limit:
-            self._cache.clear()
-        self._cache[key] = (group, lease_group, stale, view, self.clock())
-        return view
+        return self._memo.get(
+            (appid, env, zone, mask),
+            group,
+            lambda: make_view(group, lease_group, env, zone, mask, stale),
+            stale,
+            lease_group,
+            self.lease_lag,
+            self.clock,
+        )
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from dataclasses import replace as evolve
 
 from zk import codec
+from zk.codec import DEFAULT_NAMESPACE
 from zk.instances import identity_key
 # The statuses and their rules are zk.status's (STATUSES: schemas.py imports it from here).
 from zk.status import LAPSED, STATUSES, Policy, isolated, lapse_policy, published, status_of  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMESPACE = "default"
 DEFAULT_CLUSTER = "DEFAULT_CLUSTER"
 REGISTERED_BY = "instance"
 
@@ -77,7 +77,8 @@ def details_of(member):
     return details
 
 
-def _text_of(value):
+def _metadata_text(value):
+    """A registration detail as metadata text (booleans as true/false)."""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
@@ -96,7 +97,7 @@ def publish(identity, status, old=None, details=None):
         identity.ip,
         identity.port,
         published(status, given.get("enabled")),
-        metadata={**details.get("metadata", {}), **{k: _text_of(v) for k, v in given.items()}},
+        metadata={**details.get("metadata", {}), **{k: _metadata_text(v) for k, v in given.items()}},
         instance={
             **given,
             "namespace": identity.namespace,
@@ -121,7 +122,8 @@ def unchanged(old, new, policy):
     return evolve(old, instance=stripped) == new and Policy.of(old) == policy
 
 
-def _text(doc, name, default):
+def _nonempty_string(doc, name, default):
+    """``doc[name]`` if it is a non-empty string, else ``default``."""
     value = doc.get(name)
     return value if isinstance(value, str) and value else default
 
@@ -148,9 +150,9 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
     if member is None:
         log.debug("instance API skips %s/%s: not a ServerSet member", service, leaf.name)
         return None
-    cluster = _text(member.instance, "cluster", DEFAULT_CLUSTER)
+    cluster = _nonempty_string(member.instance, "cluster", DEFAULT_CLUSTER)
     return {
-        "namespace": _text(member.instance, "namespace", namespace),
+        "namespace": _nonempty_string(member.instance, "namespace", namespace),
         "instanceId": instance_id(cluster, service, member.host, member.port),
         "cluster": cluster,
         "serviceName": service,
@@ -165,7 +167,7 @@ def view(service, leaf, namespace=DEFAULT_NAMESPACE):
 
 def namespace_of(group):
     """A service's namespace: its node's attribute, ``default`` when it has none."""
-    return _text(codec.decode_attributes(group.data), "namespace", DEFAULT_NAMESPACE)
+    return _nonempty_string(codec.decode_attributes(group.data), "namespace", DEFAULT_NAMESPACE)
 
 
 def views(service, group):

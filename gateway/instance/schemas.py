@@ -10,10 +10,11 @@ so Nacos-style clients keep working; anything else is refused.
 """
 from marshmallow import ValidationError, fields, pre_load, validate
 
+from zk.codec import DEFAULT_NAMESPACE
 from zk.paths import is_service
 
 from ..params import UNKNOWN, BadRequest, Host, Metadata, ignoring
-from .model import DEFAULT_CLUSTER, DEFAULT_NAMESPACE, MAX_WEIGHT, STATUSES
+from .model import DEFAULT_CLUSTER, MAX_WEIGHT, STATUSES
 
 _NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
 
@@ -27,7 +28,8 @@ def _name(value):
         raise ValidationError("%s, not %r" % (_NAME_RULE, value[:140]))
 
 
-def _text(**options):
+def _string_field(**options):
+    """A marshmallow String field with this dialect's error messages."""
     return fields.String(error_messages=_messages("a string"), **options)
 
 
@@ -58,9 +60,9 @@ NACOS = (
 
 
 class _Params(ignoring(*NACOS)):
-    key = _text(load_only=True)
-    keys = _text(load_only=True)
-    zkidc = _text(validate=validate.Length(1, 64, error="must be 1..64 characters"))
+    key = _string_field(load_only=True)
+    keys = _string_field(load_only=True)
+    zkidc = _string_field(validate=validate.Length(1, 64, error="must be 1..64 characters"))
 
     @pre_load
     def _empty_means_default(self, data, **kwargs):
@@ -86,8 +88,8 @@ class WriteQuery(_Params):
 
 
 class Service(_Params):
-    namespace = _text(load_default=DEFAULT_NAMESPACE, validate=_name)
-    serviceName = _text(required=True, validate=_name)
+    namespace = _string_field(load_default=DEFAULT_NAMESPACE, validate=_name)
+    serviceName = _string_field(required=True, validate=_name)
 
 
 class InstanceList(Service):
@@ -98,7 +100,7 @@ class InstanceList(Service):
 class Instance(Service):
     """One instance, from a query string: port may be spelled as text."""
 
-    cluster = _text(load_default=DEFAULT_CLUSTER, validate=_name)
+    cluster = _string_field(load_default=DEFAULT_CLUSTER, validate=_name)
     ip = Host(required=True, error_messages=_messages("an IP address or a host name"))
     port = _port(strict=False)
 
@@ -132,7 +134,7 @@ class RegisterBody(InstanceBody):
 
 
 class StatusBody(InstanceBody):
-    status = _text(
+    status = _string_field(
         required=True,
         validate=validate.OneOf(STATUSES, error="must be one of %s, not {input!r}" % ", ".join(STATUSES)),
     )

@@ -13,7 +13,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from zk.codec import check_host
+from zk.codec import DEFAULT_NAMESPACE, check_host
 from zk.errors import InvalidName
 from zk.paths import check_service
 
@@ -26,7 +26,6 @@ NAMESPACE = re.compile(r"[0-9A-Za-z./:_-]{1,64}")
 DURATION = re.compile(r"[0-9]+(ms|s|m|h)")
 MAX_BATCH = 100
 MAX_PAGE = 100
-DEFAULT_NAMESPACE = "default"
 
 # In the order Polaris checks them: the first failing field names the code.
 SERVICE_CODES = {
@@ -211,7 +210,8 @@ DISCOVER_TYPES = {1: "INSTANCE", 3: "ROUTING", 4: "RATE_LIMIT", 5: "CIRCUIT_BREA
 _DISCOVER_NAMES = {name: number for number, name in DISCOVER_TYPES.items()}
 
 
-def _text(service, name):
+def _service_string(service, name):
+    """The string ``service[name]`` of a discover request, "" when absent."""
     value = service.get(name)
     if value is None:
         return ""
@@ -270,7 +270,7 @@ def discover_request(doc):
     refused += _unknown(service, _SERVICE_FIELDS, "service.")
     if refused:
         raise PolarisError(codes.INVALID, "; ".join(refused))
-    request = {name: _text(service, name) for name in ("name", "namespace", "revision", "business")}
+    request = {name: _service_string(service, name) for name in ("name", "namespace", "revision", "business")}
     request["namespace"] = request["namespace"] or DEFAULT_NAMESPACE
     if not NAMESPACE.fullmatch(request["namespace"]):
         raise PolarisError(codes.BAD_NAMESPACE, "namespace must be 1..64 characters of [0-9A-Za-z-./:_]")

@@ -18,14 +18,15 @@ import time
 from functools import cached_property
 
 from zk import codec
+from zk.codec import DEFAULT_NAMESPACE
 from zk.errors import NotFound
 from zk.status import healthy, isolated
 
+from ..memo import Memo
 from . import codes
 from .codes import PolarisError, dumps
 
 TIME = "%Y-%m-%d %H:%M:%S"
-DEFAULT_NAMESPACE = "default"
 DEFAULT_WEIGHT = 100
 MAX_WEIGHT = 10000
 TEXT_ATTRIBUTES = ("ports", "business", "department", "comment")
@@ -45,7 +46,8 @@ def digest(*parts):
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _text(value):
+def _scalar_text(value):
+    """A stored attribute as Polaris shows it: a string, a number as text, else ""."""
     if isinstance(value, str):
         return value
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
@@ -59,8 +61,8 @@ def _strings(value):
 
 def polaris_attributes(stored):
     """The Polaris attributes in a service node's JSON (odd values shown as well as they can be)."""
-    attributes = {name: _text(stored.get(name)) for name in TEXT_ATTRIBUTES}
-    attributes["namespace"] = _text(stored.get("namespace")) or DEFAULT_NAMESPACE
+    attributes = {name: _scalar_text(stored.get(name)) for name in TEXT_ATTRIBUTES}
+    attributes["namespace"] = _scalar_text(stored.get("namespace")) or DEFAULT_NAMESPACE
     attributes["metadata"] = _strings(stored.get("metadata"))
     return attributes
 
@@ -106,8 +108,8 @@ def instance(namespace, service, leaf):
         "namespace": namespace,
         "host": member.host,
         "port": member.port,
-        "protocol": _text(extra.get("protocol")) or metadata.get("protocol", ""),
-        "version": _text(extra.get("version")) or metadata.get("version", ""),
+        "protocol": _scalar_text(extra.get("protocol")) or metadata.get("protocol", ""),
+        "version": _scalar_text(extra.get("version")) or metadata.get("version", ""),
         "priority": priority if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0 else 0,
         "weight": _weight(extra.get("weight"), metadata.get("weight")),
         "enableHealthCheck": False,
@@ -117,7 +119,7 @@ def instance(namespace, service, leaf):
         "mtime": timestamp(leaf.stat.mtime),
         "revision": digest(leaf.name, leaf.stat.mzxid)[:32],
     }
-    location = {name: _text(extra.get(name)) for name in ("region", "zone", "campus")}
+    location = {name: _scalar_text(extra.get(name)) for name in ("region", "zone", "campus")}
     if any(location.values()):  # only when the member says where it is
         shape["location"] = location
     return shape
@@ -138,9 +140,9 @@ class Service:
         stored = codec.decode_attributes(self.group.data)
         stat = self.group.stat
         attributes = polaris_attributes(stored)
-        attributes["ctime"] = _text(stored.get("ctime")) or timestamp(stat.ctime)
-        attributes["mtime"] = _text(stored.get("mtime")) or timestamp(stat.mtime)
-        attributes["revision"] = _text(stored.get("revision")) or digest(self.name, stat.mzxid)
+        attributes["ctime"] = _scalar_text(stored.get("ctime")) or timestamp(stat.ctime)
+        attributes["mtime"] = _scalar_text(stored.get("mtime")) or timestamp(stat.mtime)
+        attributes["revision"] = _scalar_text(stored.get("revision")) or digest(self.name, stat.mzxid)
         return attributes
 
     @property
@@ -254,14 +256,19 @@ class RuleAnswer:
 
 
 class Answers:
-    """Prepared answers per zkidc, replaced when their snapshot is."""
+    """Prepared answers per zkidc, replaced when their snapshot is.
 
-    MAX_LISTINGS = 256
+    Views of one service (``Service``, ``RuleAnswer``) are kept one per
+    service and kind, as many as the tree has; listings, one per set of
+    filters a client asks, are a ``Memo`` of their own.
+    """
+
+    MAX_LISTINGS = 256  # a listing holds every service of a namespace
 
     def __init__(self):
         self._services = {}  # (zkidc, service) -> Service
         self._rules = {}  # (zkidc, service, type) -> RuleAnswer
-        self._listings = {}  # (zkidc, filters) -> (snapshot, revision, full, unchanged)
+        self._listings = Memo(self.MAX_LISTINGS)  # (zkidc, filters) -> (revision, full, unchanged)
 
     def service(self, zkidc, group):
         key = (zkidc, group.name)
@@ -302,10 +309,9 @@ class Answers:
     def listing(self, zkidc, groups, request):
         """Discover type 6: (revision, full answer, no-change answer) for a namespace."""
         filters = (request["namespace"], request["name"], request["business"], tuple(sorted(request["metadata"].items())))
-        key = (zkidc, filters)
-        cached = self._listings.get(key)
-        if cached is not None and cached[0] is groups:
-            return cached[1:]
+        return self._listings.get((zkidc, filters), groups, lambda: self._listing(zkidc, groups, filters))
+
+    def _listing(self, zkidc, groups, filters):
         namespace, name, business, metadata = filters
         named = wildcard(name) if name else None
         shown = []
@@ -321,7 +327,4 @@ class Answers:
         revision = digest("SERVICES", filters, shown) if shown else ""
         full = {"code": codes.SUCCESS, "info": codes.info(codes.SUCCESS), "type": "SERVICES",
                 "service": {"name": name, "namespace": namespace, "revision": revision}, "services": shown}
-        if len(self._listings) >= self.MAX_LISTINGS:
-            self._listings.clear()
-        entry = self._listings[key] = (groups, revision, dumps(full), _unchanged("SERVICES", name, namespace, revision))
-        return entry[1:]
+        return revision, dumps(full), _unchanged("SERVICES", name, namespace, revision)
