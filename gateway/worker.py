@@ -12,7 +12,9 @@ It also formats the Date header once a second instead of once a response
 request line over ``limit_request_line`` in the dialect its path names
 (gunicorn answers an HTML page), and closes the connection after refusing a
 body over the limit unread (gunicorn would read it all to reach the next
-request).
+request). Before closing it lingers (``linger``), as nginx does: closing a
+socket with unread bytes makes the kernel reset the connection, and a client
+still sending the refused body would see the reset instead of the answer.
 
 Two of these change gunicorn for the whole worker process, not only this
 worker class: ``patch_http_date`` replaces ``gunicorn.util.http_date`` and
@@ -23,6 +25,7 @@ overridden below) follow gunicorn's internals, which is why setup.cfg pins
 gunicorn as it pins kazoo; tests/test_worker.py checks what they rely on.
 """
 import logging
+import socket
 import time
 
 from gunicorn import util
@@ -122,6 +125,30 @@ def _refused_environ(head, error):
     return environ
 
 
+LINGER_SECONDS = 2.0  # how long a refused body may keep arriving
+LINGER_BYTES = 8 * MAX_BODY  # and how much of it is read and dropped
+
+
+def linger(sock, seconds=LINGER_SECONDS, limit=LINGER_BYTES):
+    """Half-close ``sock`` after its answer and drop what the client still
+    sends, for at most ``seconds`` and ``limit`` bytes, so that the close
+    that follows does not reset a connection whose answer is unread."""
+    try:
+        sock.shutdown(socket.SHUT_WR)  # the answer is whole: the client reads it, then EOF
+        deadline = time.monotonic() + seconds
+        while limit > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            limit -= len(chunk)
+    except OSError:  # the client left, or took too long
+        pass
+
+
 def patch_request_class():
     """Make gunicorn's parser build every request of this process as a
     ``_Request`` (gunicorn 25 and later: ``Request.read_into``)."""
@@ -155,8 +182,9 @@ class GatewayWorker(GeventWorker):
         return "\r\n".join(lines).encode("latin-1") + body
 
     def handle_request(self, listener_name, req, sock, addr):
-        if getattr(req.body.reader, "length", 0) > MAX_BODY:
-            req.must_close = True  # the app refuses the body unread: close, do not drain it
+        refused = getattr(req.body.reader, "length", 0) > MAX_BODY
+        if refused:
+            req.must_close = True  # the app refuses the body unread: close, do not read it all
         writer = _OneSend(sock)
         try:
             return super().handle_request(listener_name, req, writer, addr)
@@ -165,3 +193,6 @@ class GatewayWorker(GeventWorker):
                 writer.flush()
             except OSError:  # the client left; gunicorn closes the connection anyway
                 pass
+            else:
+                if refused:
+                    linger(sock)

@@ -342,6 +342,28 @@ def test_a_body_over_1_mib_is_413_in_the_dialect_answered_unread(gw, zk, prefix,
     assert registry_state(zk, prefix) == before
 
 
+def test_a_client_still_sending_a_refused_body_reads_its_413_not_a_reset(gw):
+    """A client that sends its whole body before reading (Python's http.client,
+    most SDKs) must still get the 413: the worker answers from Content-Length,
+    then reads and drops the rest of the body before it closes. Closing with
+    the body unread makes the kernel reset the connection, and the client
+    sees "connection reset" or "broken pipe" instead of the answer."""
+    parts = urllib.parse.urlsplit(gw.url)
+    head = ("POST /discovery/register HTTP/1.1\r\nHost: t\r\nX-Api-Key: %s\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % (OPS, 2 * MiB)).encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as conn:
+        conn.sendall(head)
+        answer = b""
+        while not answer.endswith(b"}\n") and (chunk := conn.recv(65536)):
+            answer += chunk  # the answer comes before any of the body is sent
+        assert answer.startswith(b"HTTP/1.1 413 ") and answer.endswith(b"}\n")
+        conn.sendall(b"x" * (2 * MiB))  # the body anyway: no reset, no broken pipe
+        rest = b""
+        while chunk := conn.recv(65536):  # then an orderly close (EOF), not a reset
+            rest += chunk
+        assert rest == b""
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_request_line_over_the_limit_is_414_in_the_dialect(gw, dialect):
     path, code_of = DIALECTS[dialect]

@@ -8,6 +8,7 @@ from gateway import create_app
 from tests.conftest import OPS, Loop, eventually, make_config
 from tests.discovery_helpers import fetch, hostnames, http, instance, members, register, renew
 from tests.test_cache import expire
+from zk.errors import Unavailable
 
 SHORT = {
     "eviction": {"interval": 0.3, "window": 1, "min_instances": 4},
@@ -90,6 +91,39 @@ def test_members_are_recreated_after_a_real_session_expiry(app, client, zk, zk_s
     # The recovery ran on the gateway's own threads: its cache shows the new members when
     # their watch events arrive, which on a busy machine may be after ZooKeeper has them.
     eventually(lambda: hostnames(fetch(client)) == ["host-1", "host-2"])
+
+
+def test_a_recovery_cut_short_by_a_lost_connection_resumes_on_reconnect(app, client, zk, services_path, zk_server, mocker):
+    register(client)
+    catalog = app.extensions["soa"].registry.get("qa")
+    instances = catalog.instances
+    real = instances._recover_one
+    cut = mocker.patch.object(instances, "_recover_one", side_effect=Unavailable("connection lost (injected)"))
+    expire(zk_server, catalog)
+    eventually(lambda: cut.called and instances._recovery_due)
+    eventually(lambda: members(zk, services_path) == {})  # the old session's member is gone, none re-created
+    cut.side_effect = real
+    instances._on_session(False)  # the connection comes back on the same session
+    eventually(lambda: [d["instance"]["hostname"] for d in members(zk, services_path).values()] == ["host-1"])
+
+
+def test_members_of_an_expired_session_are_not_taken_for_another_replicas(app, client, mocker):
+    """Between a new session and its resync the view still shows our members
+    under the old session; the evictor's sweep (forget_foreign) must not let
+    them go as another replica's, or the recovery finds nothing to re-create."""
+    register(client)
+    instances = app.extensions["soa"].registry.get("qa").instances
+    assert instances.owned == 1
+    cluster = instances.cluster
+    new_session = cluster.session_id + 1
+    mocker.patch.object(instances, "recover")  # (the recovery itself is tested above)
+    mocker.patch.object(cluster, "session_id", new_session)
+    instances._on_session(True)  # what a new session does, before the resync re-read the service
+    instances.forget_foreign()
+    assert instances.owned == 1
+    mocker.patch.object(instances, "_sessions", {new_session})  # a member of a session never ours is foreign
+    instances.forget_foreign()
+    assert instances.owned == 0
 
 
 def test_two_replicas_share_leases_and_list_each_other(gateway_process, zk, services_path):

@@ -47,6 +47,7 @@ class Instances:
         self.attempts = attempts
         self._owned = {}  # (service, key) -> Member this process last published
         self._sessions = set()  # every session id this process has had
+        self._recovery_due = False  # a recovery stopped by a lost connection resumes on reconnect
         self._parents = set()
         self._index = {}
         self.counters = {"registrations": 0, "renews": 0, "cancels": 0, "recreated": 0}
@@ -300,11 +301,11 @@ class Instances:
     # -- session expiry ----------------------------------------------------
 
     def _on_session(self, new):
-        if not new:
-            return
-        first = not self._sessions
-        self._sessions.add(self.cluster.session_id)
-        if not first and self._owned:
+        if new:
+            first = not self._sessions
+            self._sessions.add(self.cluster.session_id)
+            self._recovery_due = self._recovery_due or not first
+        if self._recovery_due and self._owned:
             self.cluster.handler.spawn(self.recover)
 
     def recover(self):
@@ -315,19 +316,22 @@ class Instances:
         another replica now owns, or whose lease is gone, is let go.
         """
         session = self.cluster.session_id
+        self._recovery_due = False
         try:
             # after the new session's resync: decisions below read the view
             if not self.catalog.tree.sync(timeout=self.cluster.bulk_timeout):
                 log.warning("recovery on zkidc %s: the view did not catch up in time", self.cluster.name)
         except Unavailable:
+            self._recovery_due = True
             return
         recreated = 0
         for (service, key), member in list(self._owned.items()):
             try:
                 recreated += self._recover_one(service, key, member, session)
             except Unavailable:
-                log.warning("recovery of %s/%s postponed: ZooKeeper unavailable", service, key)
-                return
+                log.warning("recovery of %s/%s postponed to the next connection: ZooKeeper unavailable", service, key)
+                self._recovery_due = True
+                break
             except Exception:
                 log.exception("recovery of %s/%s failed", service, key)
         self.counters["recreated"] += recreated
@@ -365,11 +369,15 @@ class Instances:
         return 0
 
     def forget_foreign(self):
-        """Drop owned entries another replica has taken over (memory hygiene)."""
-        session = self.cluster.session_id
+        """Drop owned entries another replica has taken over (memory hygiene).
+
+        Only another process's session makes a member foreign: right after a
+        session expiry the view still shows our members under the old
+        session until its resync, and those are for ``recover`` to re-create.
+        """
         for (service, key) in list(self._owned):
             leaves = self.lookup(service, key)
-            if leaves and all(leaf.stat.ephemeralOwner != session for leaf in leaves):
+            if leaves and all(leaf.stat.ephemeralOwner not in self._sessions for leaf in leaves):
                 self._owned.pop((service, key), None)
 
     @property
