@@ -3,9 +3,17 @@
 Answers ``{"code": 1, ...}`` on success and ``{"code": 0, "reason": ...}``
 with a fitting HTTP status on failure.
 """
+from ..config import Config
+from ..dialect import Dialect
 from .envelope import render
 from .views import blueprint
 
-PREFIXES = ("/",)
 
-__all__ = ["PREFIXES", "blueprint", "render"]
+def _listings(config: Config) -> dict:
+    """serverlist's rendered answers, per (zkidc, service) (views._listing)."""
+    return {}
+
+
+DIALECT = Dialect("admin", ("/",), blueprint, render, state=_listings)
+
+__all__ = ["DIALECT"]

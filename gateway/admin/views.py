@@ -7,6 +7,7 @@ from flask import Blueprint, current_app
 from zk.errors import NotFound
 
 from ..access import authorize
+from ..context import current
 from ..openapi import documented
 from ..params import collect, schema_instance, single
 from . import schemas
@@ -92,7 +93,7 @@ def serverlist(args, params):
 def _listing(catalog, group):
     """serverlist's answer, rendered once per cached snapshot of the service:
     the cache replaces a Group whenever anything in it changes."""
-    listings = current_app.extensions.setdefault("admin.listings", {})
+    listings = current().state("admin")
     key, stale = (catalog.name, group.name), catalog.stale
     hit = listings.get(key)
     if hit is None or hit[0] is not group or hit[1] != stale:

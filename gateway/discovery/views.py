@@ -7,12 +7,13 @@ content type. Repeated keys are lists; empty values are dropped.
 import json
 import time
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
 from zk.errors import NotFound
 
 from ..access import authorize
+from ..context import current
 from ..openapi import documented
 from ..params import collect
 from . import model, schemas
@@ -37,14 +38,8 @@ class Discovery:
         return views
 
 
-@blueprint.record_once
-def _setup(state):
-    config = state.app.extensions["soa"].config
-    state.app.extensions["discovery"] = Discovery(model.Settings(**config.section("discovery")))
-
-
 def _discovery():
-    return current_app.extensions["discovery"]
+    return current().state("discovery")
 
 
 def parameters():

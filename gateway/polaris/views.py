@@ -6,12 +6,13 @@ header; the key from ``X-Polaris-Token`` (or the gateway's other headers).
 """
 import uuid
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from marshmallow import ValidationError
 
 from zk.errors import NotEmpty, NotFound, Unavailable
 
 from ..access import authorize
+from ..context import current
 from ..keys import Forbidden
 from ..openapi import documented
 from ..params import BadRequest, json_body, schema_instance
@@ -22,13 +23,8 @@ from .envelope import answer, batch, expect, failure, respond
 blueprint = Blueprint("polaris", __name__)
 
 
-@blueprint.record_once
-def _setup(state):
-    state.app.extensions["polaris"] = shapes.Answers()
-
-
 def answers():
-    return current_app.extensions["polaris"]
+    return current().state("polaris")
 
 
 def params():
