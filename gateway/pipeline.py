@@ -28,6 +28,8 @@ from .params import MAX_BODY, REFUSED
 if TYPE_CHECKING:
     from .app import Gateway
 
+_LIMIT_DIGITS = len(str(MAX_BODY))
+
 
 def begin(environ: dict, op_timeout: float) -> logs.Begun:
     """Begin the request of ``environ``; raises what it is refused for."""
@@ -40,7 +42,10 @@ def begin(environ: dict, op_timeout: float) -> logs.Begun:
     refused = environ.get(REFUSED)
     if refused is not None:
         raise refused
-    if (get_content_length(environ) or 0) > MAX_BODY:  # answered unread (the worker closes the connection)
+    length = environ.get("CONTENT_LENGTH")
+    # Answered unread (the worker closes the connection). A length of fewer
+    # digits than the limit is within it: no need to parse it (hot paths).
+    if length and len(length) >= _LIMIT_DIGITS and (get_content_length(environ) or 0) > MAX_BODY:
         raise RequestEntityTooLarge()
     return begun
 
