@@ -11,6 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from gateway import create_app
+from gateway.polaris import shapes
 from tests.conftest import OPS, eventually, make_config
 from tests.polaris_helpers import READER, create, headers
 
@@ -150,3 +151,17 @@ def test_a_change_moves_the_revision_the_lane_answers(served):
     client.post("/addserver", data={"destName": "lane.svc", "serverHost": "10.0.0.3", "serverPort": "80", "key": OPS})
     eventually(lambda: post(client, ask(revision=revision)).json["code"] == 200000)
     assert len(post(client, ask()).json["instances"]) == 3
+
+
+def test_a_failure_once_the_lane_runs_is_answered_in_the_envelope_of_the_view(served, mocker):
+    """Once the lane has started the work it answers an error itself, in the
+    envelope the view's error would have (its discover fields included)."""
+    client, view_only = served
+    mocker.patch.object(shapes.Service, "answer", side_effect=RuntimeError("the prepared answer broke"))
+    started = reaching_flask(mocker)
+    answer = post(client, ask(), extra={"X-Request-Id": "broken-1"})
+    assert started.call_count == 0 and shapes.Service.answer.call_count == 1  # answered once, by the lane
+    assert answer.status_code == 500 and answer.headers["X-Request-Id"] == "broken-1"
+    assert answer.json == {"code": 500000, "info": "execute exception: internal error", "type": "INSTANCE",
+                           "service": {"name": "lane.svc", "namespace": "default"}}
+    _same(answer, post(view_only, ask()))
