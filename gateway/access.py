@@ -1,7 +1,7 @@
 """Pick the request's zkidc and check its key before anything touches ZooKeeper."""
 from flask import g, request
 
-from .app import current
+from .context import current
 from .keys import secret_in
 
 

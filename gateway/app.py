@@ -1,26 +1,39 @@
-"""The application factory: one Gateway per process, one blueprint per dialect."""
+"""The application factory: one Gateway per process, one record per dialect
+(gateway/dialect.py), one pipeline for every request (gateway/pipeline.py)."""
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, g, request
 from flask.sessions import NullSession, SessionInterface
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from zk.cluster import end_request, request_budget
 from zk.registry import Registry
 
-from . import logs
+from . import admin, discovery, health, instance, logs, metrics, openapi, pipeline, polaris, ui
+from .config import Config
+from .context import EXTENSION
+from .dialect import Dialect, Dialects
 from .errors import describe
 from .keys import Keys
 from .metrics import Metrics
-from .params import MAX_BODY, REFUSED
+from .params import MAX_BODY
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
 
 log = logging.getLogger(__name__)
 
+# Every dialect, in the order their blueprints are registered.
+DIALECTS = (health.DIALECT, metrics.DIALECT, openapi.DIALECT, discovery.DIALECT, polaris.DIALECT,
+            instance.DIALECT, ui.DIALECT, admin.DIALECT)
+
 
 class Gateway:
-    """What every request needs: the config, the zkidcs and the keys."""
+    """What every request needs: the config, the zkidcs, the keys and each
+    dialect's state (reached with ``gateway.context.current()``)."""
 
-    def __init__(self, config):
+    def __init__(self, config: Config, dialects: tuple[Dialect, ...] = DIALECTS) -> None:
         self.config = config
         self.registry = Registry(
             {name: z.settings() for name, z in config.zkidcs.items()},
@@ -34,14 +47,13 @@ class Gateway:
         self.registry.write_listener = logs.note_write
         self.keys = Keys(config.keys, config.anonymous_read)
         self.metrics = Metrics(self)
-        self.openapi = None
-        self.dialects = []  # (url prefix, render(Problem) -> response), longest first
+        self.openapi: dict | None = None
+        self.dialects = Dialects(dialects)
+        self._states = {d.name: d.state(config) for d in self.dialects if d.state is not None}
 
-    def render_for(self, path):
-        for prefix, render in self.dialects:
-            if path.startswith(prefix):
-                return render
-        return self.dialects[-1][1]
+    def state(self, dialect: str) -> Any:
+        """The per-app state of ``dialect`` (made by its record's ``state``)."""
+        return self._states[dialect]
 
 
 class App(Flask):
@@ -73,59 +85,41 @@ class NoSessions(SessionInterface):
         pass
 
 
-def current():
-    return current_app.extensions["soa"]
-
-
-def create_app(config, start=True):
+def create_app(config: Config, start: bool = True) -> App:
     """Build the WSGI app for ``config`` (a gateway.config.Config)."""
-    from . import admin, discovery, health, instance, metrics, openapi, polaris, ui
-
     app = App("gateway")
     app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     gateway = Gateway(config)
-    app.extensions["soa"] = gateway
+    app.extensions[EXTENSION] = gateway
 
-    for dialect in (health, metrics, openapi, discovery, polaris, instance, ui, admin):
+    for dialect in gateway.dialects:
         app.register_blueprint(dialect.blueprint)
-        gateway.dialects.extend((prefix, dialect.render) for prefix in dialect.PREFIXES)
-    gateway.dialects.sort(key=lambda d: len(d[0]), reverse=True)  # "/" (admin) comes last
-    for lane in (polaris.DiscoverLane, discovery.PollLane):  # hot paths answered before Flask (gateway/lane.py)
-        app.wsgi_app = lane(app, app.wsgi_app)
+    for dialect in gateway.dialects:
+        for lane in dialect.lanes:  # hot paths answered before Flask (gateway/lane.py)
+            app.wsgi_app = lane(app, app.wsgi_app, gateway)
 
     @app.before_request
-    def _begin():
-        # However many ZooKeeper calls a request makes, it waits at most
-        # op_timeout in all for an unreachable ZooKeeper.
-        request_budget(config.op_timeout)
-        logs.start()
-        refused = request.environ.get(REFUSED)
-        if refused is not None:
-            raise refused
-        if (request.content_length or 0) > MAX_BODY:  # answered unread (the worker closes the connection)
-            raise RequestEntityTooLarge()
+    def _begin() -> None:
+        pipeline.begin(request.environ, config.op_timeout)
 
     @app.errorhandler(Exception)
-    def _error(error):
+    def _error(error: Exception) -> ResponseReturnValue:
         g.problem = describe(error)
-        return gateway.render_for(request.path)(g.problem)
+        return gateway.dialects.of(request.path).render(g.problem)
 
     @app.after_request
-    def _end(response):
-        done = logs.Finished.of(response)
-        gateway.metrics.observe(done)
-        response.headers["X-Request-Id"] = done.request_id
-        logs.finish(done, config.access_log)
+    def _end(response: Response) -> Response:
         catalog = g.get("catalog")
-        if catalog is not None and catalog.stale:
-            response.headers["X-Soa-Stale"] = "true"
+        stale = catalog is not None and catalog.stale
+        for name, value in pipeline.finish(gateway, logs.Finished.of(response), stale):
+            response.headers[name] = value
         return response
 
     @app.teardown_request
-    def _end_budget(_error):
-        end_request()
+    def _end_budget(_error: BaseException | None) -> None:
+        pipeline.end()
 
     if start:
         for name in config.zkidcs:

@@ -1,9 +1,9 @@
 """Liveness and readiness for load balancers and orchestrators."""
 from flask import Blueprint, jsonify
 
-from .app import current
+from .context import current
+from .dialect import Dialect
 
-PREFIXES = ("/healthz", "/readyz")
 blueprint = Blueprint("health", __name__)
 
 
@@ -60,3 +60,6 @@ def console_state(catalog):
 
 def render(problem):
     return jsonify(status="error", reason=problem.message), problem.status
+
+
+DIALECT = Dialect("health", ("/healthz", "/readyz"), blueprint, render)

@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import g, has_request_context, request
 
@@ -56,8 +56,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
-        if has_request_context() and "request_id" in g:
-            doc["request_id"] = g.request_id
+        begun = _begun()
+        if begun is not None:
+            doc["request_id"] = begun.request_id
         fields = record.__dict__.get("fields")
         if fields:
             doc.update(fields)
@@ -95,6 +96,18 @@ def gunicorn_logconfig():
 
 
 @dataclass(slots=True)
+class Begun:
+    """A request's id, clock and writes, from its start (see start())."""
+
+    request_id: str
+    started: float
+    writes: list[tuple] = field(default_factory=list)  # (op, path, heartbeat, data), see note_write()
+
+
+BEGUN = "soa.begun"  # the request's Begun, in its WSGI environ
+
+
+@dataclass(slots=True)
 class Finished:
     """What one request did, gathered once for the access line, the audit
     trail and the metrics."""
@@ -114,24 +127,26 @@ class Finished:
 
     @classmethod
     def of(cls, response):
+        """What a request answered in Flask did (its Flask contexts are still there)."""
         ctx = g._get_current_object()
         req = request._get_current_object()
+        begun = req.environ.get(BEGUN) or start(req.environ)
         problem = getattr(ctx, "problem", None)
         catalog = getattr(ctx, "catalog", None)
         key = getattr(ctx, "key_name", None) or (getattr(problem.error, "key_name", None) if problem else None)
         return cls(
-            ctx.request_id,
+            begun.request_id,
             req.method,
             req.path,
             problem.status if problem else response.status_code,
-            req.blueprint or "none",
-            (req.endpoint or "unmatched").split(".", 1)[-1].removesuffix("_slash"),
+            req.blueprint.split(".", 1)[0] if req.blueprint else "none",  # a dialect's blueprints nest in its own
+            (req.endpoint or "unmatched").rsplit(".", 1)[-1].removesuffix("_slash"),
             key,
             catalog.name if catalog is not None else getattr(ctx, "zkidc_asked", None),  # asked, even when refused
             getattr(ctx, "services", []),
-            time.monotonic() - getattr(ctx, "started", time.monotonic()),
+            time.monotonic() - begun.started,
             problem,
-            getattr(ctx, "writes", []),
+            begun.writes,
         )
 
 
@@ -141,12 +156,16 @@ def request_id_in(environ):
     return sent if _REQUEST_ID.fullmatch(sent) else "%032x" % random.getrandbits(128)
 
 
-def start():
-    """Before a request: its id and its clock."""
-    ctx = g._get_current_object()
-    ctx.request_id = request_id_in(request.environ)
-    ctx.started = time.monotonic()
-    ctx.writes = []
+def start(environ: dict) -> Begun:
+    """Before a request (gateway/pipeline.py begin()): its id and its clock,
+    kept in its environ for whoever answers it, a lane or Flask."""
+    begun = environ[BEGUN] = Begun(request_id_in(environ), time.monotonic())
+    return begun
+
+
+def _begun() -> Begun | None:
+    """The Begun of the Flask request being handled, or None."""
+    return request.environ.get(BEGUN) if has_request_context() else None
 
 
 def finish(done, access="errors"):
@@ -233,8 +252,9 @@ def note_write(op, path, heartbeat, data=None):
     expiry) are the gateway's own and are audited at once.
     """
     if has_request_context():
-        if "writes" in g:
-            g.writes.append((op, path, heartbeat, data))
+        begun = _begun()
+        if begun is not None:
+            begun.writes.append((op, path, heartbeat, data))
     elif not heartbeat:
         members = _members([(op, path, heartbeat, data)])
         audit_log.info(

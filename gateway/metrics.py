@@ -8,12 +8,13 @@ the live objects when Prometheus scrapes, so there is nothing to keep in sync.
 Each gunicorn worker process has its own figures; run one worker per
 replica (the default) or scrape each worker.
 """
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from .context import current
+from .dialect import Dialect
 
-PREFIXES = ("/metrics",)
 blueprint = Blueprint("metrics", __name__)
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 35, 60)
 
@@ -99,9 +100,11 @@ class _Live:
 
 @blueprint.get("/metrics")
 def metrics():
-    return Response(generate_latest(current_app.extensions["soa"].metrics.registry), content_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(current().metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def render(problem):
     return Response(problem.message + "\n", status=problem.status, content_type="text/plain")
 
+
+DIALECT = Dialect("metrics", ("/metrics",), blueprint, render)

@@ -11,7 +11,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify
 
-PREFIXES = ("/openapi.json",)
+from .context import current
+from .dialect import Dialect
+
 blueprint = Blueprint("openapi", __name__)
 _SKIP = {"HEAD", "OPTIONS"}
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([A-Za-z_]\w*)>")
@@ -105,7 +107,7 @@ def build(app):
         operations = paths.setdefault(path, {})
         for method in sorted(rule.methods - _SKIP):
             operation = {
-                "operationId": "%s_%s" % (rule.endpoint.replace(".", "_"), method.lower()),
+                "operationId": "%s_%s_%s" % (dialect, rule.endpoint.rsplit(".", 1)[-1], method.lower()),
                 "tags": [dialect],
                 "summary": doc.get("summary") or (view.__doc__ or rule.endpoint).strip().splitlines()[0],
                 "responses": doc.get("responses") or _responses(dialect),
@@ -136,11 +138,14 @@ def build(app):
 @blueprint.get("/openapi.json")
 def openapi():
     """This document."""
-    gateway = current_app.extensions["soa"]
-    if getattr(gateway, "openapi", None) is None:
+    gateway = current()
+    if gateway.openapi is None:
         gateway.openapi = build(current_app)
     return jsonify(gateway.openapi)
 
 
 def render(problem):
     return jsonify(error=problem.message), problem.status
+
+
+DIALECT = Dialect("openapi", ("/openapi.json",), blueprint, render)

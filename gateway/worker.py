@@ -115,7 +115,7 @@ class _Request(Request):
 
 def _refused_environ(head, error):
     """A WSGI environ for the method and path that ``head`` starts with,
-    carrying ``error`` for the app to answer (see gateway/app.py)."""
+    carrying ``error`` for the app to answer (see gateway/pipeline.py)."""
     method, _, rest = head.partition(b" ")
     path = rest.split(b" ", 1)[0].split(b"?", 1)[0]
     method = method.decode("latin-1") if method.isalpha() else "GET"

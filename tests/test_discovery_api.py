@@ -121,7 +121,7 @@ def test_a_renew_shows_in_renew_timestamp_within_the_lag_not_at_each_fetch(app, 
     again for them at most once per lease_lag (1 s), not per fetch."""
     register(client)
     catalog = app.extensions["soa"].registry.get("qa")
-    views = app.extensions["discovery"].views(catalog)
+    views = app.extensions["soa"].state("discovery").views(catalog)
     now = [100.0]
     views.clock = lambda: now[0]
 

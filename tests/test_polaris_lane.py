@@ -10,7 +10,8 @@ from flask import Flask
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from gateway import create_app, logs
+from gateway import create_app
+from gateway.polaris import shapes
 from tests.conftest import OPS, eventually, make_config
 from tests.polaris_helpers import READER, create, headers
 
@@ -19,6 +20,11 @@ def post(client, doc=None, raw=None, key=OPS, query=None, extra=None):
     data = raw if raw is not None else json.dumps(doc)
     return client.post("/v1/Discover", data=data, headers={**headers(key), "Content-Type": "application/json", **(extra or {})},
                        query_string=query)
+
+
+def reaching_flask(mocker):
+    """Counts the requests Flask answered (the lane answers before it)."""
+    return mocker.spy(Flask, "full_dispatch_request")
 
 
 def ask(name="lane.svc", namespace="default", revision=None, kind=1):
@@ -50,7 +56,7 @@ def _same(lane_answer, view_answer):
 
 def test_the_lane_answers_full_and_unchanged_like_the_view(served, mocker):
     client, view_only = served
-    started = mocker.spy(logs, "start")  # Flask's before-request hook: the view was reached
+    started = reaching_flask(mocker)
     full = post(client, ask())
     assert started.call_count == 0 and full.json["code"] == 200000
     _same(full, post(view_only, ask()))
@@ -92,7 +98,7 @@ def test_anything_unusual_is_answered_by_the_view(served, mocker, case):
         extra = {"X-Zkidc": "nowhere"}
     elif case == "no body":
         raw = b""
-    started = mocker.spy(logs, "start")
+    started = reaching_flask(mocker)
     answer = post(client, doc, raw=raw, key=key, query=query, extra=extra)
     assert started.call_count == 1
     _same(answer, post(view_only, doc, raw=raw, key=key, query=query, extra=extra))
@@ -100,7 +106,7 @@ def test_anything_unusual_is_answered_by_the_view(served, mocker, case):
 
 def test_a_reader_key_and_the_zkidc_header_are_served_by_the_lane(served, mocker):
     client, _ = served
-    started = mocker.spy(logs, "start")
+    started = reaching_flask(mocker)
     answer = post(client, ask(), key=READER, extra={"X-Zkidc": "qa"})
     assert answer.json["code"] == 200000 and started.call_count == 0
 
@@ -145,3 +151,17 @@ def test_a_change_moves_the_revision_the_lane_answers(served):
     client.post("/addserver", data={"destName": "lane.svc", "serverHost": "10.0.0.3", "serverPort": "80", "key": OPS})
     eventually(lambda: post(client, ask(revision=revision)).json["code"] == 200000)
     assert len(post(client, ask()).json["instances"]) == 3
+
+
+def test_a_failure_once_the_lane_runs_is_answered_in_the_envelope_of_the_view(served, mocker):
+    """Once the lane has started the work it answers an error itself, in the
+    envelope the view's error would have (its discover fields included)."""
+    client, view_only = served
+    mocker.patch.object(shapes.Service, "answer", side_effect=RuntimeError("the prepared answer broke"))
+    started = reaching_flask(mocker)
+    answer = post(client, ask(), extra={"X-Request-Id": "broken-1"})
+    assert started.call_count == 0 and shapes.Service.answer.call_count == 1  # answered once, by the lane
+    assert answer.status_code == 500 and answer.headers["X-Request-Id"] == "broken-1"
+    assert answer.json == {"code": 500000, "info": "execute exception: internal error", "type": "INSTANCE",
+                           "service": {"name": "lane.svc", "namespace": "default"}}
+    _same(answer, post(view_only, ask()))

@@ -59,7 +59,7 @@ def test_a_forged_or_expired_cookie_is_no_session(app, client):
     client.set_cookie("soa_ui", "eyJrIjoib3BzIn0.forged", path="/ui")
     assert client.get("/ui/").status_code == 303
     login(client)
-    app.extensions["soa.ui"].max_age = -1  # every cookie signed so far is now too old
+    app.extensions["soa"].state("ui").max_age = -1  # every cookie signed so far is now too old
     assert client.get("/ui/").status_code == 303
 
 

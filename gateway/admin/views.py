@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, current_app
 
 from ..access import authorize
-from ..memo import Memo
+from ..context import current
 from ..openapi import documented
 from ..params import collect, schema_instance, single
 from . import schemas, service
@@ -79,9 +79,7 @@ def serverlist(args, params):
 def _listing(catalog, group):
     """serverlist's answer, rendered once per cached snapshot of the service:
     the cache replaces a Group whenever anything in it changes."""
-    listings = current_app.extensions.get("admin.listings")
-    if listings is None:
-        listings = current_app.extensions["admin.listings"] = Memo()
+    listings = current().state("admin")
     stale = catalog.stale
 
     def render():

@@ -4,29 +4,23 @@ Parameters follow the original: GET reads the query string; POST the query
 string and the form body together, and a JSON body only with a JSON
 content type. Repeated keys are lists; empty values are dropped.
 """
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
 from ..access import authorize
+from ..context import current
 from ..openapi import documented
 from ..params import collect
-from . import model, schemas, service
+from . import schemas, service
 from .envelope import ok
-from .service import Discovery
 
 blueprint = Blueprint("discovery", __name__, url_prefix="/discovery")
 READ, WRITE = ["GET", "POST"], ["POST"]
 _SCHEMAS = {name: schemas.loader(getattr(schemas, name)) for name in ("Nodes", "Instance", "Register", "Fetch", "Fetchs", "Poll", "Polls")}
 
 
-@blueprint.record_once
-def _setup(state):
-    config = state.app.extensions["soa"].config
-    state.app.extensions["discovery"] = Discovery(model.Settings(**config.section("discovery")))
-
-
 def _discovery():
-    return current_app.extensions["discovery"]
+    return current().state("discovery")
 
 
 def parameters():

@@ -6,26 +6,20 @@ service, whoever wrote it. Writes go through the shared lease mechanism
 UN_HEALTHY after ``unhealthy_after`` seconds without a beat and removed
 after ``remove_after``; a DISABLEd one ignores beats and never lapses.
 """
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..access import authorize
+from ..context import current
 from ..openapi import documented
 from ..params import BadRequest, json_body, schema_instance, single
 from . import model, schemas, service
 from .envelope import success
 
 blueprint = Blueprint("instance", __name__)
-_TIMING = "soa.instance.timing"
-
-
-@blueprint.record_once
-def _configure(state):
-    """Read ``[instance]`` once, when the app is built."""
-    state.app.extensions[_TIMING] = model.Timing(**state.app.extensions["soa"].config.section("instance"))
 
 
 def timing():
-    return current_app.extensions[_TIMING]
+    return current().state("instance")
 
 
 def route(path, methods):

@@ -5,11 +5,21 @@ breaker rules and service lists from the watch caches; ``/naming/v1/...``
 manages services and rules. Answers are ``{"code": 200000, "info": ...}``
 with HTTP status code // 1000.
 """
-from . import rules  # noqa: F401 - registers the rule endpoints on the blueprint
+from ..config import Config
+from ..dialect import Dialect
+from . import rules, shapes, views
 from .envelope import render
 from .lane import DiscoverLane
-from .views import blueprint
 
-PREFIXES = ("/v1/", "/naming/")
+# Rule management is a blueprint of its own, served as part of the dialect.
+views.blueprint.register_blueprint(rules.blueprint)
 
-__all__ = ["PREFIXES", "DiscoverLane", "blueprint", "render"]
+
+def _answers(config: Config) -> shapes.Answers:
+    """Prepared answers per zkidc."""
+    return shapes.Answers()
+
+
+DIALECT = Dialect("polaris", ("/v1/", "/naming/"), views.blueprint, render, lanes=(DiscoverLane,), state=_answers)
+
+__all__ = ["DIALECT"]

@@ -7,17 +7,23 @@ one per service, named by their service; rate limits are many per service,
 each named by the id the gateway gives it. Rules are kept in
 ``/soa/rules/<service>/<kind>`` (see zk/rules.py) and a rule's service must
 exist in the rule's namespace.
+
+The endpoints are a blueprint of their own, nested in the Polaris dialect's
+(gateway/polaris/__init__.py): ``polaris.rules.<kind>_<action>``.
 """
 import uuid
 from dataclasses import dataclass
+
+from flask import Blueprint
 
 from ..access import authorize
 from ..openapi import documented
 from . import codes, schemas, shapes
 from .codes import PolarisError
 from .envelope import answer, expect
-from .views import blueprint, in_namespace, params, query, write_batch
+from .views import in_namespace, params, query, write_batch
 
+blueprint = Blueprint("rules", __name__)
 STAMPS = ("id", "ctime", "mtime", "revision")  # what the gateway sets on a rule
 
 

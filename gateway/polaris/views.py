@@ -4,25 +4,21 @@
 The zkidc comes from the ``zkidc`` query parameter or the ``X-Zkidc``
 header; the key from ``X-Polaris-Token`` (or the gateway's other headers).
 """
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from ..access import authorize
+from ..context import current
 from ..openapi import documented
 from ..params import BadRequest, json_body, schema_instance
-from . import batch, codes, schemas, service, shapes
+from . import batch, codes, schemas, service
 from .codes import PolarisError
 from .envelope import answer, expect, respond
 
 blueprint = Blueprint("polaris", __name__)
 
 
-@blueprint.record_once
-def _setup(state):
-    state.app.extensions["polaris"] = shapes.Answers()
-
-
 def answers():
-    return current_app.extensions["polaris"]
+    return current().state("polaris")
 
 
 def params():

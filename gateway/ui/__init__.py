@@ -2,8 +2,17 @@
 
 Errors answer as an HTML page with the status and the message.
 """
+from ..config import Config
+from ..dialect import Dialect
+from .session import Sessions
 from .views import blueprint, render
 
-PREFIXES = ("/ui", "/docs")
 
-__all__ = ["PREFIXES", "blueprint", "render"]
+def _sessions(config: Config) -> Sessions:
+    settings = config.ui()
+    return Sessions(settings.secret, settings.session_seconds)
+
+
+DIALECT = Dialect("ui", ("/ui", "/docs"), blueprint, render, state=_sessions)
+
+__all__ = ["DIALECT"]

@@ -9,18 +9,17 @@ import math
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from zk.codec import ALIVE, STOPPED, decode_attributes
 
 from ..access import authorize_key
 from ..admin import schemas
-from ..app import current
+from ..context import current
 from ..health import console_state
 from ..history import recent
 from ..keys import Forbidden, Keys, Unauthorized
 from ..params import BadRequest, schema_instance
-from .session import Sessions
 
 blueprint = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/ui/static")
 PAGE = 50  # services per page
@@ -38,14 +37,8 @@ NOTICES = {
 ACTIONS = {"drain": STOPPED, "enable": ALIVE}
 
 
-@blueprint.record_once
-def _setup(state):
-    settings = state.app.extensions["soa"].config.ui()
-    state.app.extensions["soa.ui"] = Sessions(settings.secret, settings.session_seconds)
-
-
 def sessions():
-    return current_app.extensions["soa.ui"]
+    return current().state("ui")
 
 
 def _signed_in():
