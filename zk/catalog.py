@@ -4,19 +4,22 @@ Writes go to ZooKeeper and then wait for the watch cache to show them, so a
 client reads its own write; reads come from the cache only.
 """
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from . import codec
 from .errors import Conflict, NotEmpty, NotFound, Unsupported
 from .changes import Changes
-from .evictor import Evictor
+from .cluster import Cluster
+from .evictor import EvictionSettings, Evictor
 from .instances import Instances
 from .paths import Layout, is_member, is_service
 from .replicas import Replicas
 from .rules import Rules, optimistic
 from .status import last_renew_ms
-from .tree import WatchedTree
+from .tree import Group, Leaf, WatchedTree
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +27,11 @@ log = logging.getLogger(__name__)
 class Catalog:
     """Everything the gateway keeps on one ZooKeeper cluster (one zkidc)."""
 
-    def __init__(self, cluster, layout=None, eviction=None, replica="gateway", zone=None):
+    def __init__(self, cluster: Cluster, layout: Layout | None = None, eviction: EvictionSettings | None = None,
+                 replica: str = "gateway", zone: str | None = None) -> None:
         self.cluster = cluster
         self.layout = layout or Layout()
-        self.tree = WatchedTree(cluster, self.layout.root, is_service, is_member, lambda data: codec.shared(codec.decode(data)))
+        self.tree: WatchedTree[codec.Member | None] = WatchedTree(cluster, self.layout.root, is_service, is_member, lambda data: codec.shared(codec.decode(data)))
         self.instances = Instances(self)
         self.evictor = Evictor(self.instances, eviction, replica)
         self.changes = Changes(self.tree)
@@ -36,10 +40,10 @@ class Catalog:
         self._started = False
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.cluster.name
 
-    def start(self):
+    def start(self) -> None:
         if not self._started:
             self._started = True
             self.tree.start()
@@ -48,7 +52,7 @@ class Catalog:
             self.replicas.start()
             self.rules.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self.evictor.stop()
         self.replicas.stop()
         self.rules.stop()
@@ -59,21 +63,21 @@ class Catalog:
     # -- reads (from the cache) -------------------------------------------
 
     @property
-    def stale(self):
+    def stale(self) -> bool:
         return self.tree.stale
 
-    def services(self):
+    def services(self) -> dict[str, Group[codec.Member | None]]:
         """name -> Group of every service, from memory."""
         return self.tree.groups()
 
-    def service(self, name):
+    def service(self, name: str) -> Group[codec.Member | None]:
         """The Group of one service, or NotFound."""
         group = self._group(name)
         if group is None:
             raise NotFound("service %s does not exist on zkidc %s" % (name, self.name))
         return group
 
-    def find_member(self, service, host, port):
+    def find_member(self, service: str, host: str, port: int) -> str | None:
         """Key of the member published at host:port, or None.
 
         On a miss the service is re-read first: another replica or worker may
@@ -88,11 +92,11 @@ class Catalog:
             self.service(service)  # NotFound when the service is not there either
         return key
 
-    def _group(self, name):
+    def _group(self, name: str) -> Group[codec.Member | None] | None:
         """The cached Group of one service (its name checked), or None."""
         return self.tree.group(self.layout.service(name).rsplit("/", 1)[1])
 
-    def _cached_member(self, service, host, port):
+    def _cached_member(self, service: str, host: str, port: int) -> str | None:
         group = self._group(service)
         for leaf in group.leaves.values() if group is not None else ():
             member = leaf.value
@@ -100,7 +104,7 @@ class Catalog:
                 return leaf.name
         return None
 
-    def last_heartbeat(self, service, leaf):
+    def last_heartbeat(self, service: str, leaf: Leaf[codec.Member | None]) -> int | None:
         """When a leased member last renewed (ms, ZooKeeper's clock; its
         creation until its lease shows, as the evictor counts), else None."""
         key = leaf.value.instance.get("lease") if leaf.value is not None else None
@@ -112,7 +116,7 @@ class Catalog:
 
     # -- writes -----------------------------------------------------------
 
-    def create_service(self, name, attributes=None):
+    def create_service(self, name: str, attributes: Mapping[str, Any] | None = None) -> bool:
         """Create the service node; False when it was there already."""
         data = codec.encode_attributes(attributes) if attributes else b""
         try:
@@ -123,7 +127,7 @@ class Catalog:
         self.tree.sync()  # not after Unavailable: that would double the wait
         return created
 
-    def set_attributes(self, name, attributes, version=-1):
+    def set_attributes(self, name: str, attributes: Mapping[str, Any], version: int = -1) -> None:
         """Write the service node's data; with ``version``, only over that version."""
         try:
             self.cluster.call("set", self.layout.service(name), codec.encode_attributes(attributes), version=version)
@@ -133,23 +137,25 @@ class Catalog:
             raise Conflict("service %s was changed meanwhile" % name) from None
         self.tree.sync(name, data=True)
 
-    def edit_attributes(self, name, change, attempts=5):
+    def edit_attributes(self, name: str, change: Callable[[dict[str, Any]], Mapping[str, Any] | None],
+                        attempts: int = 5) -> bool:
         """Set the attributes to ``change(current attributes)`` without losing
         a concurrent write; ``change`` returns None when nothing changes.
         Returns True when something was written.
         """
 
-        def step():
+        def step() -> bool:
             group = self.service(name)
             attributes = change(codec.decode_attributes(group.data))
             if attributes is None:
                 return False
+            assert group.stat is not None  # read with the service node
             self.set_attributes(name, attributes, version=group.stat.version)
             return True
 
         return optimistic(step, lambda: self.tree.sync(name, data=True), "service %s" % name, attempts)
 
-    def delete_service(self, name, force=False):
+    def delete_service(self, name: str, force: bool = False) -> None:
         """Delete a service; one with members only when forced."""
         path = self.layout.service(name)
         try:
@@ -169,7 +175,7 @@ class Catalog:
         finally:
             self.tree.sync()
 
-    def add_member(self, service, member, ephemeral=False):
+    def add_member(self, service: str, member: codec.Member, ephemeral: bool = False) -> str:
         """Create a ``member_`` sequential node; returns its key."""
         try:
             path = self.cluster.call(
@@ -180,7 +186,7 @@ class Catalog:
         self.tree.sync(service)
         return path.rsplit("/", 1)[1]
 
-    def add_server(self, service, host, port, origin):
+    def add_server(self, service: str, host: str, port: int, origin: str) -> tuple[str, bool]:
         """Publish a persistent member at host:port unless one is there:
         (its key, whether it existed). ``origin`` is its instance.registeredBy."""
         key = self.find_member(service, host, port)
@@ -188,7 +194,7 @@ class Catalog:
             return key, True
         return self.add_member(service, codec.Member(host, port, instance={"registeredBy": origin})), False
 
-    def set_status(self, service, key, status):
+    def set_status(self, service: str, key: str, status: str) -> tuple[str, bool]:
         """Drain (STOPPED) or enable (ALIVE) a persistent member.
 
         ServerSet readers read a member once, so the member is replaced: the
@@ -224,7 +230,7 @@ class Catalog:
         self.tree.settle(service, lambda group: group is not None and new in group.leaves and key not in group.leaves)
         return new, True
 
-    def delete_member(self, service, key):
+    def delete_member(self, service: str, key: str) -> None:
         try:
             self.cluster.call("delete", self.layout.member(service, key))
         except NoNodeError:

@@ -15,10 +15,13 @@ import contextvars
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
-from kazoo.client import KazooState
+from kazoo.client import KazooState, TransactionRequest
+from kazoo.protocol.states import WatchedEvent
 from kazoo.retry import KazooRetry
-from kazoo.security import make_acl, make_digest_acl
+from kazoo.security import ACL, make_acl, make_digest_acl
 from kazoo.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
@@ -44,27 +47,34 @@ BULK_TIMEOUT = 30.0  # seconds one answer of a bulk read may take at least (see 
 _LOST_CALLS = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, OperationTimeoutError)
 
 
+class _Write(NamedTuple):
+    """What one call or transaction operation would write."""
+
+    path: str
+    data: bytes | None
+
+
 class Budget:
     """How long the current request may still wait for ZooKeeper to be reachable."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds: float) -> None:
         self.left = float(seconds)
 
 
-_budget = contextvars.ContextVar("soa_zk_budget", default=None)
+_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("soa_zk_budget", default=None)
 
 
-def request_budget(seconds):
+def request_budget(seconds: float) -> None:
     """Give the current request (context) ``seconds`` of waiting on an
     unreachable ZooKeeper in all, until ``end_request()``."""
     _budget.set(Budget(seconds))
 
 
-def end_request():
+def end_request() -> None:
     _budget.set(None)
 
 
-def _timeouts(handler):
+def _timeouts(handler: Any) -> tuple[type[BaseException], ...]:
     """What a timed-out ``AsyncResult.get`` raises under ``handler``.
 
     kazoo's gevent handler names a subclass of ``gevent.Timeout``, but
@@ -82,8 +92,9 @@ def _timeouts(handler):
 class Cluster:
     """The connection to one ZooKeeper ensemble (one zkidc)."""
 
-    def __init__(self, name, hosts, session_timeout=30.0, auth=None, handler="threading", op_timeout=1.5, protect=False,
-                 recursive_watches=True):
+    def __init__(self, name: str, hosts: str, session_timeout: float = 30.0, auth: tuple[str, str] | None = None,
+                 handler: str = "threading", op_timeout: float = 1.5, protect: bool = False,
+                 recursive_watches: bool = True) -> None:
         self.name = name
         self.hosts = hosts
         self.session_timeout = float(session_timeout)
@@ -93,21 +104,21 @@ class Cluster:
         self.op_timeout = float(op_timeout)
         self.recursive_watches = recursive_watches  # False once the ensemble has refused them
         self.state = STOPPED
-        self.session_id = None
-        self._client = None
-        self.handler = None
+        self.session_id: int | None = None
+        self._client: connection.Client | None = None
+        self.handler: Any = None  # the kazoo handler, once the client started
         self._lock = threading.Lock()
         self._closed = False
-        self._session_listeners = []
+        self._session_listeners: list[Callable[[bool], object]] = []
         self._connected = threading.Event()
         # (operation, path, heartbeat, data) after each write, for auditing: the path inside
         # the zkidc (no chroot), the node actually created; data of a create, else None
-        self.write_listener = None
+        self.write_listener: Callable[[str, str, bool, bytes | None], object] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
     @property
-    def client(self):
+    def client(self) -> connection.Client:
         """The kazoo client, started on first use (after any fork)."""
         if self._client is None:
             with self._lock:
@@ -115,9 +126,9 @@ class Cluster:
                     raise Unavailable("zkidc %s is shut down" % self.name)
                 if self._client is None:
                     self._start()
-        return self._client
+        return cast(connection.Client, self._client)  # stop() may clear it meanwhile
 
-    def _start(self):
+    def _start(self) -> None:
         handler = make_handler(self.handler_kind)
         client = connection.Client(
             hosts=self.hosts,
@@ -133,7 +144,7 @@ class Cluster:
         self._client = client
         client.start_async()
 
-    def stop(self):
+    def stop(self) -> None:
         """Close the session: ephemeral members owned by it vanish at once."""
         self._closed = True
         client, self._client = self._client, None
@@ -146,7 +157,7 @@ class Cluster:
         self.state = STOPPED
         self._connected.clear()
 
-    def default_acl(self):
+    def default_acl(self) -> list[ACL] | None:
         """ACL mode: anyone may read; only the gateway's digest identity may change."""
         if not self.protect:
             return None
@@ -156,7 +167,7 @@ class Cluster:
             raise ValueError("zkidc %s: ACL mode needs auth = 'digest:user:password'" % self.name)
         return [make_digest_acl(username, password, all=True), make_acl("world", "anyone", read=True)]
 
-    def on_session(self, listener):
+    def on_session(self, listener: Callable[[bool], object]) -> None:
         """Call ``listener(new_session: bool)`` on every (re)connection.
 
         Runs on kazoo's event thread: it must not block or call ZooKeeper.
@@ -167,7 +178,7 @@ class Cluster:
         if self.state == CONNECTED:
             listener(True)
 
-    def _on_state(self, state):
+    def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             session = self._client.client_id[0] if self._client and self._client.client_id else None
             new = session != self.session_id
@@ -183,19 +194,19 @@ class Cluster:
             log.warning("zkidc %s %s", self.name, self.state)
 
     @property
-    def connected(self):
+    def connected(self) -> bool:
         return self.state == CONNECTED
 
-    def wait_connected(self, timeout=None):
+    def wait_connected(self, timeout: float | None = None) -> bool:
         self.client  # noqa: B018 - start on first use
         return self._connected.wait(self.op_timeout if timeout is None else timeout)
 
-    def patience(self):
+    def patience(self) -> float:
         """Seconds the current request may still wait while ZooKeeper is unreachable."""
         budget = _budget.get()
         return self.op_timeout if budget is None else max(0.0, min(self.op_timeout, budget.left))
 
-    def wait_for(self, ready, timeout=None):
+    def wait_for(self, ready: Callable[[float], bool], timeout: float | None = None) -> bool:
         """``ready(seconds) -> bool`` waits for something that needs ZooKeeper.
 
         While connected it may take ``timeout`` (default op_timeout); while
@@ -214,7 +225,7 @@ class Cluster:
                 budget.left -= time.monotonic() - started
 
     @property
-    def bulk_timeout(self):
+    def bulk_timeout(self) -> float:
         """How long one answer of a bulk read (a cache load) may take.
 
         A load pipelines thousands of reads; an answer that waits behind
@@ -227,7 +238,7 @@ class Cluster:
 
     # -- calls -------------------------------------------------------------
 
-    def call(self, method, *args, **kwargs):
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``client.<method>_async(*args)`` and wait at most op_timeout.
 
         ZooKeeper errors about the data (NoNodeError, NodeExistsError ...)
@@ -241,29 +252,29 @@ class Cluster:
             self._wrote(method, args[0])
         return result
 
-    def touch(self, path):
+    def touch(self, path: str) -> None:
         """A heartbeat: rewrite a node's (empty) data so its mtime moves."""
         self.wait(self.submit("set", path, b""))
         self._wrote("set", path, heartbeat=True)
 
-    def _wrote(self, operation, path, heartbeat=False, data=None):
+    def _wrote(self, operation: str, path: str, heartbeat: bool = False, data: bytes | None = None) -> None:
         if self.write_listener is not None:
             self.write_listener(operation, path, heartbeat, data)
 
-    def submit(self, method, *args, **kwargs):
+    def submit(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Send ``client.<method>_async(*args)``; pipeline several, then wait()."""
         if method in ("create", "set"):
-            self._fits([(args[0], args[1] if len(args) > 1 else kwargs.get("value", b""))])
+            self._fits([_Write(args[0], args[1] if len(args) > 1 else kwargs.get("value", b""))])
         self._ready()
         return getattr(self._client, method + "_async")(*args, **kwargs)
 
-    def commit(self, transaction):
+    def commit(self, transaction: TransactionRequest) -> list[Any]:
         """Commit a kazoo transaction within op_timeout; returns its results.
 
         kazoo reports a failed transaction as exception objects in the
         results; the first real one (not RolledBackError) is raised here.
         """
-        self._fits([(op.path, getattr(op, "data", None)) for op in transaction.operations])
+        self._fits([_Write(op.path, getattr(op, "data", None)) for op in transaction.operations])
         self._ready()
         results = self.wait(transaction.commit_async())
         for result in results:
@@ -277,7 +288,7 @@ class Cluster:
                 self._wrote(kind, self.client.unchroot(operation.path))
         return results
 
-    def watch_tree(self, path, watcher):
+    def watch_tree(self, path: str, watcher: Callable[[WatchedEvent], None]) -> bool:
         """Set a persistent recursive watch on ``path`` for this connection.
 
         False when there is none to be had: turned off in the configuration,
@@ -288,33 +299,34 @@ class Cluster:
         if not self.recursive_watches:
             return False
         self._ready()
+        client = cast(connection.Client, self._client)  # started by _ready()
         try:
-            self.wait(self._client.add_recursive_watch_async(path, watcher), self.bulk_timeout)
+            self.wait(client.add_recursive_watch_async(path, watcher), self.bulk_timeout)
         except UnimplementedError:
-            self._client.forget_recursive_watch(path)
+            client.forget_recursive_watch(path)
             self.recursive_watches = False
             log.warning("zkidc %s: ZooKeeper has no persistent watches (before 3.6); using one-shot watches", self.name)
             return False
         return True
 
-    def transaction(self):
+    def transaction(self) -> TransactionRequest:
         return self.client.transaction()
 
     @staticmethod
-    def _fits(writes):
+    def _fits(writes: list[_Write]) -> None:
         """Refuse a write ZooKeeper would answer by dropping the connection.
 
-        ``writes``: (path, data) of one call or of every operation of a transaction.
+        ``writes``: those of one call or of every operation of a transaction.
         """
-        size = sum(len(data or b"") for _, data in writes)
+        size = sum(len(write.data or b"") for write in writes)
         if size > MAX_DATA:
-            path, _ = max(writes, key=lambda write: len(write[1] or b""))
+            path = max(writes, key=lambda write: len(write.data or b"")).path
             raise TooLarge(
                 "too large: writing %s would take %d KiB; at most %d KiB are written to ZooKeeper at once"
                 % (path, (size + 1023) // 1024, MAX_DATA // 1024)
             )
 
-    def wait(self, async_result, timeout=None):
+    def wait(self, async_result: Any, timeout: float | None = None) -> Any:
         """The answer of a submitted call, within ``timeout`` (default op_timeout)."""
         timeout = self.op_timeout if timeout is None else timeout
         try:
@@ -324,7 +336,7 @@ class Cluster:
         except _timeouts(self.handler):
             raise Unavailable("ZooKeeper zkidc %s did not answer within %.3g s" % (self.name, timeout)) from None
 
-    def _ready(self):
+    def _ready(self) -> None:
         self.client  # noqa: B018 - start on first use
         if not self.wait_for(self._connected.wait):
             raise Unavailable("ZooKeeper zkidc %s is not reachable (%s)" % (self.name, self.state))

@@ -14,8 +14,9 @@ import logging
 import math
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from .errors import InvalidName
 
@@ -29,7 +30,7 @@ _HOSTNAME = re.compile(r"(?=.{1,253}$)%s(\.%s)*\.?" % (_LABEL, _LABEL))
 _DOTTED_DIGITS = re.compile(r"[0-9.]+")
 
 
-def check_host(host):
+def check_host(host: object) -> str:
     """The host of a server or instance, as every dialect takes it: an IPv4 or
     IPv6 address (returned in its canonical spelling, one identity per
     address) or an RFC 1123 host name. Digits and dots only must be an IPv4
@@ -52,7 +53,7 @@ def check_host(host):
     return host
 
 
-def valid_port(port):
+def valid_port(port: object) -> bool:
     return isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535
 
 
@@ -61,23 +62,19 @@ class NotStrictJson(ValueError):
     Jackson-based ServerSet readers (Finagle's) drop a member holding one."""
 
 
-def _no_constant(name):
-    raise NotStrictJson("%s is not a JSON number" % name)
-
-
-def _finite(text):
+def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
         raise NotStrictJson("%s is too large a number" % text[:32])
     return number
 
 
-def loads(text, **options):
+def loads(text: str | bytes, **options: Any) -> Any:
     """Strict JSON text -> value; NotStrictJson (a ValueError) for NaN and Infinity."""
     return json.loads(text, parse_constant=_no_constant, parse_float=_finite, **options)
 
 
-def dumps(value):
+def dumps(value: object) -> bytes:
     """Value -> the strict, deterministic JSON bytes written to ZooKeeper."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
@@ -89,23 +86,23 @@ class Member:
     host: str
     port: int
     status: str | None = ALIVE  # as written; None when it says none
-    additional: dict = field(default_factory=dict)  # name -> (host, port)
-    metadata: dict = field(default_factory=dict)  # str -> str
+    additional: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (host, port)
+    metadata: dict[str, str] = field(default_factory=dict)  # str -> str
     shard: int | None = None
-    instance: dict = field(default_factory=dict)  # dialect fields, ignored by ServerSet readers
+    instance: dict[str, Any] = field(default_factory=dict)  # dialect fields, ignored by ServerSet readers
     # False when ServerSet readers skip the member (not JSON, a port that is
     # not a JSON integer): then nothing routes to it, whatever its status says.
     serverset: bool = True
 
     @property
-    def alive(self):
+    def alive(self) -> bool:
         """Receives traffic: what Finagle's resolver routes to, and nothing else."""
         return self.serverset and self.status == ALIVE
 
 
-def encode(member):
+def encode(member: Member) -> bytes:
     """Member -> ServerSet JSON bytes (deterministic: same member, same bytes)."""
-    doc = {
+    doc: dict[str, Any] = {
         "serviceEndpoint": {"host": member.host, "port": int(member.port)},
         "additionalEndpoints": {
             name: {"host": h, "port": int(p)} for name, (h, p) in member.additional.items()
@@ -120,7 +117,7 @@ def encode(member):
     return dumps(doc)
 
 
-def _digits(text):
+def _digits(text: str) -> int | None:
     """``int(text)`` for plain ASCII digits, else None (``"\u00b2".isdigit()`` is
     True, yet int() refuses it)."""
     text = text.strip()
@@ -133,7 +130,7 @@ class _Endpoint(NamedTuple):
     strict: bool  # the port was a JSON integer (ServerSet readers skip any other)
 
 
-def _endpoint(value) -> _Endpoint | None:
+def _endpoint(value: object) -> _Endpoint | None:
     """An endpoint's host and port, or None."""
     if not isinstance(value, dict):
         return None
@@ -141,21 +138,21 @@ def _endpoint(value) -> _Endpoint | None:
     strict = valid_port(port)
     if isinstance(port, str):
         port = _digits(port)
-    if not isinstance(host, str) or not host or not valid_port(port):
+    if not isinstance(host, str) or not host or not isinstance(port, int) or not valid_port(port):
         return None
     return _Endpoint(host, port, strict)
 
 
-def _plain(text):
+def _plain(text: str) -> Member | None:
     """Some writers store ``host:port`` as plain text."""
-    host, sep, port = text.strip().rpartition(":")
-    port = _digits(port) if sep else None
+    host, sep, digits = text.strip().rpartition(":")
+    port = _digits(digits) if sep else None
     if port is not None and valid_port(port) and host.strip("[]"):
         return Member(host=host.strip("[]"), port=port, status=None, serverset=False)
     return None
 
 
-def decode(data: bytes | None) -> "Member | None":
+def decode(data: bytes | None) -> Member | None:
     """ServerSet bytes -> Member, or None when nothing usable is in there.
 
     Never raises: a member written by someone else must not break a listing.
@@ -166,7 +163,7 @@ def decode(data: bytes | None) -> "Member | None":
         return None
 
 
-def _decode(data):
+def _decode(data: bytes | None) -> Member | None:
     if not data:
         return None
     try:
@@ -203,11 +200,11 @@ def _decode(data):
     return Member(main.host, main.port, status, additional, metadata, shard, instance, main.strict)
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError("%s is not strict JSON" % name)
 
 
-def with_status(data, status):
+def with_status(data: bytes, status: str | None) -> bytes | None:
     """Member bytes ``data`` with ``status`` replaced and everything else
     kept as it is (another writer's fields too); None when ``data`` is not
     a strict JSON object holding a ``serviceEndpoint``."""
@@ -226,7 +223,7 @@ def with_status(data, status):
 DEFAULT_NAMESPACE = "default"
 
 
-def decode_attributes(data):
+def decode_attributes(data: bytes | None) -> dict[str, Any]:
     """Service node data -> dict of attributes; empty or odd data gives {}."""
     if not data:
         return {}
@@ -237,11 +234,11 @@ def decode_attributes(data):
     return doc if isinstance(doc, dict) else {}
 
 
-def encode_attributes(attrs):
+def encode_attributes(attrs: Mapping[str, Any]) -> bytes:
     return dumps(attrs)
 
 
-def shared(member):
+def shared(member: Member | None) -> Member | None:
     """``member`` with its short strings interned: a cache of 100,000
     members holds the same keys, zones and statuses over and over, and
     one copy of each saves about 500 bytes a member."""
@@ -257,7 +254,7 @@ def shared(member):
     )
 
 
-def _shared(value):
+def _shared(value: Any) -> Any:
     if isinstance(value, str):
         return sys.intern(value) if len(value) <= 64 else value
     if isinstance(value, dict):

@@ -8,7 +8,7 @@ knows about HTTP.
 class RegistryError(Exception):
     """Base class: ``message`` is safe to show to a client."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
@@ -16,7 +16,7 @@ class RegistryError(Exception):
 class InvalidName(RegistryError):
     """A service name, member key or host that breaks the contract's rules."""
 
-    def __init__(self, field, message):
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
 

@@ -21,14 +21,19 @@ import collections
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from .errors import Unavailable
 from .status import Policy, Silence, lapsed, last_renew_ms, silence
-from .tree import Leaf
+from .tree import Group, Leaf
+
+if TYPE_CHECKING:
+    from .codec import Member
+    from .instances import Instances
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +53,20 @@ class Silent(NamedTuple):
 
     silent: float  # seconds since its last renew
     service: str
-    leaf: Leaf
+    leaf: Leaf["Member"]
     policy: Policy
 
 
+class _Renews(NamedTuple):
+    """The renews seen by a moment of the window."""
+
+    time: float  # clock() when seen
+    updates: int  # leaf updates of the leases (renews) seen so far in all
+
+
 class Evictor:
-    def __init__(self, instances, settings=None, replica="gateway", clock=time.time):
+    def __init__(self, instances: "Instances", settings: EvictionSettings | None = None, replica: str = "gateway",
+                 clock: Callable[[], float] = time.time) -> None:
         self.instances = instances
         self.catalog = instances.catalog
         self.cluster = instances.cluster
@@ -61,19 +74,19 @@ class Evictor:
         self.replica = replica
         self.clock = clock
         self.lock_path = self.catalog.layout.beside("gateway") + "/evictor"
-        self._renews = collections.deque()  # (time, cumulative leaf updates)
+        self._renews: collections.deque[_Renews] = collections.deque()
         self._stopped = False
-        self.leading_since = None
+        self.leading_since: float | None = None
         self.protecting = False
         self.counters = {"evicted": 0, "marked_unhealthy": 0, "sweeps": 0}
 
-    def start(self):
+    def start(self) -> None:
         self.cluster.handler.spawn(self._run)
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped = True
 
-    def _run(self):
+    def _run(self) -> None:
         sleep = self.cluster.handler.sleep_func
         while not self._stopped:
             sleep(self.settings.interval)
@@ -88,7 +101,7 @@ class Evictor:
             except Exception:
                 log.exception("eviction sweep failed")
 
-    def lead(self):
+    def lead(self) -> bool:
         """True while this process's session holds the eviction lock."""
         try:
             self.cluster.call("create", self.lock_path, self.replica.encode(), ephemeral=True, makepath=True)
@@ -106,33 +119,34 @@ class Evictor:
             log.info("this replica now evicts lapsed instances on zkidc %s", self.cluster.name)
         return True
 
-    def _renew_rate(self, now):
+    def _renew_rate(self, now: float) -> float | None:
         """Renews per minute seen over the window, or None until a window passed."""
         updates = self.instances.leases.leaf_updates
-        self._renews.append((now, updates))
-        while len(self._renews) > 1 and now - self._renews[1][0] >= self.settings.window:
+        self._renews.append(_Renews(now, updates))
+        while len(self._renews) > 1 and now - self._renews[1].time >= self.settings.window:
             self._renews.popleft()
-        start, first = self._renews[0]
+        start, first = self._renews[0].time, self._renews[0].updates
         if now - start < self.settings.window * 0.999:
             return None
         return (updates - first) * 60.0 / (now - start)
 
-    def sweep(self):
+    def sweep(self) -> int:
         """Evict or mark what has lapsed; returns the number of changes made."""
         now = self.clock()
         self.counters["sweeps"] += 1
         leases = self.instances.leases.groups()
-        leased, expected = [], 0.0
+        leased: list[Silent] = []
+        expected = 0.0
         for service, group in self.catalog.services().items():
             lease_group = leases.get(service)
-            for leaf in group.leaves.values():
-                member = leaf.value
+            for node in group.leaves.values():
+                member = node.value
                 key = member.instance.get("lease") if member is not None else None
-                if not key:
+                if member is None or not key:
                     continue  # admin or outside members never lapse
                 policy = Policy.of(member)
                 lease = lease_group.leaves.get(key) if lease_group else None
-                leased.append(Silent(now - last_renew_ms(leaf, lease) / 1000.0, service, leaf, policy))
+                leased.append(Silent(now - last_renew_ms(node, lease) / 1000.0, service, cast("Leaf[Member]", node), policy))
                 if policy.ttl is not None:
                     expected += 60.0 / max(policy.renew_interval, 0.001)
         rate = self._renew_rate(now)
@@ -165,7 +179,7 @@ class Evictor:
         self._drop_orphan_leases(leases, now)
         return changes
 
-    def _mark_unhealthy(self, service, leaf):
+    def _mark_unhealthy(self, service: str, leaf: Leaf["Member"]) -> bool:
         key = leaf.value.instance["lease"]
         try:
             self.instances.replace(
@@ -180,13 +194,13 @@ class Evictor:
         self.counters["marked_unhealthy"] += 1
         return True
 
-    def _drop_orphan_leases(self, leases, now):
+    def _drop_orphan_leases(self, leases: dict[str, Group[None]], now: float) -> None:
         """Leases whose member vanished (its replica died) and that nobody renews."""
         services = self.catalog.services()
         for service, group in leases.items():
             members = services.get(service)
             for key, lease in group.leaves.items():
-                if now - lease.stat.mtime / 1000.0 < Policy().ttl:
+                if now - lease.stat.mtime / 1000.0 < cast(float, Policy().ttl):  # the default policy lapses
                     continue
                 if members is None or not self.instances.lookup(service, key):
                     self.instances.delete_lease(service, key, lease.stat.version)

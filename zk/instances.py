@@ -18,20 +18,43 @@ expiry the members this process owned are re-created on the new session.
 """
 import hashlib
 import logging
+from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.protocol.states import ZnodeStat
 
 from . import codec
+from .codec import Member
 from .errors import NotFound, Unavailable
 from .paths import is_service
 from .status import Policy, is_lapsed, revived  # noqa: F401 - Policy is also imported from here
-from .tree import WatchedTree
+from .tree import Group, Leaf, WatchedTree
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 log = logging.getLogger(__name__)
 
+Build = Callable[[Member | None], Member]  # the member to publish, from the one published before (or None)
 
-def identity_key(*parts):
+
+class Published(NamedTuple):
+    """A registration's outcome."""
+
+    key: str  # the member's key
+    created: bool  # False when an earlier registration of the identity was replaced
+
+
+class _Index(NamedTuple):
+    """A service's published leaves by lease key, for one snapshot of it."""
+
+    group: Group[Member | None]
+    by_key: dict[str, list[Leaf[Member]]]
+
+
+def identity_key(*parts: object) -> str:
     """A znode-safe, fixed-length key for an identity tuple."""
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -39,26 +62,26 @@ def identity_key(*parts):
 class Instances:
     """Registration, renew, cancel and recovery of leased members on one zkidc."""
 
-    def __init__(self, catalog, attempts=4):
+    def __init__(self, catalog: "Catalog", attempts: int = 4) -> None:
         self.catalog = catalog
         self.cluster = catalog.cluster
         self.root = catalog.layout.beside("leases")
-        self.leases = WatchedTree(self.cluster, self.root, is_service, lambda name: True, lambda data: None)
+        self.leases: WatchedTree[None] = WatchedTree(self.cluster, self.root, is_service, lambda name: True, lambda data: None)
         self.attempts = attempts
-        self._owned = {}  # (service, key) -> Member this process last published
-        self._sessions = set()  # every session id this process has had
+        self._owned: dict[tuple[str, str], Member] = {}  # (service, key) -> Member this process last published
+        self._sessions: set[int | None] = set()  # every session id this process has had
         self._recovery_due = False  # a recovery stopped by a lost connection resumes on reconnect
-        self._parents = set()
-        self._index = {}
+        self._parents: set[str] = set()
+        self._index: dict[str, _Index] = {}
         self.counters = {"registrations": 0, "renews": 0, "cancels": 0, "recreated": 0}
 
-    def start(self):
+    def start(self) -> None:
         self.leases.start()
         self.cluster.on_session(self._on_session)
 
     # -- lookups -----------------------------------------------------------
 
-    def lookup(self, service, key, fresh=False):
+    def lookup(self, service: str, key: str, fresh: bool = False) -> list[Leaf[Member]]:
         """Leaves of ``service`` published for identity ``key`` (from the cache).
 
         ``fresh``: when the cache has nothing, re-read the service first (a
@@ -74,21 +97,22 @@ class Instances:
         if group is None:
             return []
         cached = self._index.get(service)
-        if cached is None or cached[0] is not group:
-            index = {}
+        if cached is None or cached.group is not group:
+            index: dict[str, list[Leaf[Member]]] = {}
             for leaf in group.leaves.values():
                 lease = leaf.value.instance.get("lease") if leaf.value is not None else None
                 if lease:
-                    index.setdefault(lease, []).append(leaf)
-            cached = self._index[service] = (group, index)
-        return cached[1].get(key, [])
+                    index.setdefault(lease, []).append(cast("Leaf[Member]", leaf))  # it has a value
+            cached = self._index[service] = _Index(group, index)
+        return cached.by_key.get(key, [])
 
-    def lease_path(self, service, key):
+    def lease_path(self, service: str, key: str) -> str:
         return "%s/%s/%s" % (self.root, service, key)
 
     # -- writes ------------------------------------------------------------
 
-    def register(self, service, key, build, policy):
+    def register(self, service: str, key: str, build: Build,
+                 policy: Policy | Callable[[Member | None], Policy]) -> Published:
         """Publish ``build(old_member_or_None)`` for identity ``key``.
 
         ``policy`` is a Policy, or a function of the old member (None for a
@@ -99,7 +123,7 @@ class Instances:
         """
         self._ensure_parents(service)
 
-        def stamp(old):
+        def stamp(old: Member | None) -> Member:
             return self._stamp(build(old), key, policy(old) if callable(policy) else policy)
 
         # The common case, a new identity, takes one round trip; an identity
@@ -111,7 +135,7 @@ class Instances:
             done = self._swap(service, key, stamp)
         raise Unavailable("registration of %s in %s kept conflicting; retry" % (key, service))
 
-    def _create(self, service, key, member):
+    def _create(self, service: str, key: str, member: Member) -> Published | None:
         """Create lease and member together; None when the lease exists."""
         txn = self.cluster.transaction()
         txn.create(self.lease_path(service, key), b"")
@@ -126,7 +150,8 @@ class Instances:
             return None
         return self._published(service, key, member, results[1], created=True)
 
-    def replace(self, service, key, build, policy=None, heartbeat=True):
+    def replace(self, service: str, key: str, build: Callable[[Member], Member], policy: Policy | None = None,
+                heartbeat: bool = True) -> str:
         """Republish an existing identity as ``build(old_member)`` (status changes).
 
         The lapse policy stays as it was unless a new ``policy`` is given.
@@ -135,15 +160,21 @@ class Instances:
         """
         if not self.lookup(service, key, fresh=True):
             raise NotFound("instance is not registered")
+
+        def rebuild(old: Member | None) -> Member:
+            assert old is not None  # must_exist: _swap raises NotFound when there is none
+            return self._restamp(build(old), old, policy)
+
         for _ in range(self.attempts):
             done = self._swap(
-                service, key, lambda old: self._restamp(build(old), old, policy), must_exist=True, heartbeat=heartbeat
+                service, key, rebuild, must_exist=True, heartbeat=heartbeat
             )
             if done is not None:
-                return done[0]
+                return done.key
         raise Unavailable("update of %s in %s kept conflicting; retry" % (key, service))
 
-    def _swap(self, service, key, build, must_exist=False, heartbeat=True):
+    def _swap(self, service: str, key: str, build: Build, must_exist: bool = False,
+              heartbeat: bool = True) -> Published | None:
         """One attempt at replacing the identity's member(s); None to retry.
 
         The lease's version guards the swap; ``heartbeat`` also moves its mtime.
@@ -173,7 +204,7 @@ class Instances:
             return None
         return self._published(service, key, member, results[1], created=not olds, replaced=olds)
 
-    def _adopt(self, service, key, olds, build):
+    def _adopt(self, service: str, key: str, olds: list[Leaf[Member]], build: Build) -> Published | None:
         """Members without a lease (it was removed by hand): give them one."""
         member = build(olds[0].value)
         txn = self.cluster.transaction()
@@ -187,7 +218,7 @@ class Instances:
             return None
         return self._published(service, key, member, results[1], created=False, replaced=olds)
 
-    def renew(self, service, key):
+    def renew(self, service: str, key: str) -> Member:
         """Heartbeat: one write to the lease. Returns the published Member.
 
         NotFound when the instance is not (or no longer) registered: its
@@ -206,7 +237,7 @@ class Instances:
             self.replace(service, key, revived)
         return member
 
-    def cancel(self, service, key):
+    def cancel(self, service: str, key: str) -> None:
         """Remove the identity's member(s) and lease at once."""
         for _ in range(self.attempts):
             leaves = self.lookup(service, key, fresh=True)
@@ -230,9 +261,9 @@ class Instances:
             return
         raise Unavailable("cancel of %s in %s kept conflicting; retry" % (key, service))
 
-    def evict(self, service, leaf):
+    def evict(self, service: str, leaf: Leaf[Member]) -> bool:
         """Remove one lapsed member and its lease (the evictor's job)."""
-        key = leaf.value.instance.get("lease")
+        key = leaf.value.instance.get("lease", "")
         txn = self.cluster.transaction()
         txn.delete(self.catalog.layout.member(service, leaf.name), version=leaf.stat.version)
         stat = self.cluster.call("exists", self.lease_path(service, key)) if key else None
@@ -248,7 +279,7 @@ class Instances:
         self._owned.pop((service, key), None)
         return True
 
-    def _renewed_unseen(self, service, key, stat):
+    def _renewed_unseen(self, service: str, key: str, stat: ZnodeStat) -> bool:
         """True when ZooKeeper holds another version of the lease than the
         view: a resync skips the lease groups whose children did not
         change, so renews made while this replica was disconnected show
@@ -262,7 +293,7 @@ class Instances:
         self.leases.refresh(service, key)
         return True
 
-    def delete_lease(self, service, key, version):
+    def delete_lease(self, service: str, key: str, version: int) -> None:
         try:
             self.cluster.call("delete", self.lease_path(service, key), version=version)
         except (NoNodeError, BadVersionError):
@@ -270,7 +301,7 @@ class Instances:
 
     # -- helpers -----------------------------------------------------------
 
-    def _ensure_parents(self, service):
+    def _ensure_parents(self, service: str) -> None:
         if service in self._parents:
             return
         if self.catalog.tree.group(service) is None:
@@ -279,28 +310,29 @@ class Instances:
         self._parents.add(service)
 
     @staticmethod
-    def _stamp(member, key, policy):
+    def _stamp(member: Member, key: str, policy: Policy) -> Member:
         return replace(member, instance={**member.instance, "lease": key, "policy": asdict(policy)})
 
     @staticmethod
-    def _restamp(member, old, policy=None):
-        keep = {k: old.instance[k] for k in ("lease", "policy") if k in old.instance and k not in member.instance}
+    def _restamp(member: Member, old: Member, policy: Policy | None = None) -> Member:
+        keep: dict[str, Any] = {k: old.instance[k] for k in ("lease", "policy") if k in old.instance and k not in member.instance}
         if policy is not None:
             keep["policy"] = asdict(policy)
         return replace(member, instance={**member.instance, **keep})
 
-    def _published(self, service, key, member, path, created, replaced=()):
+    def _published(self, service: str, key: str, member: Member, path: str, created: bool,
+                   replaced: Collection[Leaf[Member]] = ()) -> Published:
         self._owned[(service, key)] = member
         self.counters["registrations"] += 1
         name = path.rsplit("/", 1)[1]
         gone = [leaf.name for leaf in replaced]
         self.catalog.tree.settle(service, lambda group: group is not None and name in group.leaves
                                  and not any(old in group.leaves for old in gone))
-        return name, created
+        return Published(name, created)
 
     # -- session expiry ----------------------------------------------------
 
-    def _on_session(self, new):
+    def _on_session(self, new: bool) -> None:
         if new:
             first = not self._sessions
             self._sessions.add(self.cluster.session_id)
@@ -308,7 +340,7 @@ class Instances:
         if self._recovery_due and self._owned:
             self.cluster.handler.spawn(self.recover)
 
-    def recover(self):
+    def recover(self) -> None:
         """Re-create the members this process owned, on its new session.
 
         A member still there under one of our old sessions (its expiry has
@@ -338,7 +370,7 @@ class Instances:
         if recreated:
             log.info("re-created %d ephemeral members on zkidc %s after session expiry", recreated, self.cluster.name)
 
-    def _recover_one(self, service, key, member, session, attempts=3):
+    def _recover_one(self, service: str, key: str, member: Member, session: int | None, attempts: int = 3) -> int:
         """Re-create one member; 1 when it was. A view that is behind (the
         old member still shown after the server deleted it, or a renew
         landing meanwhile) fails the transaction: read again and retry."""
@@ -368,7 +400,7 @@ class Instances:
         log.warning("recovery of %s/%s gave up after %d attempts", service, key, attempts)
         return 0
 
-    def forget_foreign(self):
+    def forget_foreign(self) -> None:
         """Drop owned entries another replica has taken over (memory hygiene).
 
         Only another process's session makes a member foreign: right after a
@@ -381,6 +413,6 @@ class Instances:
                 self._owned.pop((service, key), None)
 
     @property
-    def owned(self):
+    def owned(self) -> int:
         return len(self._owned)
 

@@ -10,11 +10,15 @@ metrics show of the running load or the last one.
 import collections
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from kazoo.exceptions import NoNodeError
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 WINDOW = 1000  # reads in flight at once during a load
+K = TypeVar("K", bound=Hashable)  # what labels the answers of a bulk read
 
 
 @dataclass
@@ -29,20 +33,20 @@ class Progress:
     seconds: float | None = None  # how long the last finished one took
 
 
-class Read(NamedTuple):
+class Read(NamedTuple, Generic[K]):
     """One read of a bulk read: ``client.<method>_async(path, **kwargs)``,
     its answer labelled ``key``."""
 
-    key: Hashable
+    key: K
     method: str
     path: str
-    kwargs: dict | None = None
+    kwargs: dict[str, Any] | None = None
 
 
-def pipelined(cluster, reads: Iterable[Read]) -> Iterator[tuple[Hashable, Any]]:
+def pipelined(cluster: "Cluster", reads: Iterable[Read[K]]) -> Iterator[tuple[K, Any]]:
     """Answers of ``reads`` as (key, answer or None when the node is gone),
     in order, with at most WINDOW of them in flight on ``cluster``."""
-    pending: collections.deque = collections.deque()
+    pending: collections.deque[tuple[K, Any]] = collections.deque()
     timeout = cluster.bulk_timeout
     pause = cluster.handler.sleep_func
     for n, read in enumerate(reads, 1):
@@ -55,7 +59,7 @@ def pipelined(cluster, reads: Iterable[Read]) -> Iterator[tuple[Hashable, Any]]:
         yield _answer(cluster, *pending.popleft(), timeout)
 
 
-def _answer(cluster, key, result, timeout):
+def _answer(cluster: "Cluster", key: K, result: Any, timeout: float) -> tuple[K, Any]:
     try:
         return key, cluster.wait(result, timeout)
     except NoNodeError:

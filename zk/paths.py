@@ -14,7 +14,7 @@ MEMBER_PREFIX = "member_"
 MEMBER_KEY = re.compile(r"member_[0-9A-Za-z._:-]{1,120}")
 
 
-def check_service(name):
+def check_service(name: object) -> str:
     """Return ``name`` if it is a valid service name, else raise InvalidName."""
     if not isinstance(name, str) or not name:
         raise InvalidName("service", "service name is required")
@@ -27,19 +27,19 @@ def check_service(name):
     return name
 
 
-def check_member_key(key):
+def check_member_key(key: object) -> str:
     """Return ``key`` if it names a member znode, else raise InvalidName."""
     if not isinstance(key, str) or not MEMBER_KEY.fullmatch(key):
         raise InvalidName("member", "invalid member key %r: expected member_<sequence>" % str(key)[:140])
     return key
 
 
-def is_member(name):
+def is_member(name: str) -> bool:
     """Only ``member_`` children are members; anything else is foreign."""
     return name.startswith(MEMBER_PREFIX)
 
 
-def is_service(name):
+def is_service(name: str) -> bool:
     return name not in (".", "..") and SERVICE_NAME.fullmatch(name) is not None
 
 
@@ -51,23 +51,23 @@ class Layout:
     consumers list every child of a service.
     """
 
-    def __init__(self, root="/soa/services"):
+    def __init__(self, root: str = "/soa/services") -> None:
         root = posixpath.normpath("/" + root.strip("/"))
         if root == "/":
             raise ValueError("the services root cannot be '/'")
         self.root = root
         self.base = posixpath.dirname(root)
 
-    def service(self, name):
+    def service(self, name: str) -> str:
         return "%s/%s" % (self.root, check_service(name))
 
-    def member(self, service, key):
+    def member(self, service: str, key: str) -> str:
         return "%s/%s" % (self.service(service), check_member_key(key))
 
-    def member_prefix(self, service):
+    def member_prefix(self, service: str) -> str:
         """Path prefix for a sequential create."""
         return "%s/%s" % (self.service(service), MEMBER_PREFIX)
 
-    def beside(self, name):
+    def beside(self, name: str) -> str:
         """A bookkeeping root beside the services root, e.g. ``/soa/leases``."""
         return posixpath.join(self.base, name)

@@ -4,15 +4,20 @@ One Catalog (and so one kazoo client) per zkidc per process, created on
 first use so that it is made after gunicorn forks its workers.
 """
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .catalog import Catalog
 from .cluster import Cluster
 from .errors import UnknownZkidc
+from .evictor import EvictionSettings
 from .paths import Layout
 
 
 class Registry:
-    def __init__(self, zkidcs, root="/soa/services", handler="threading", op_timeout=1.5, eviction=None, replica="gateway", zone=None):
+    def __init__(self, zkidcs: Mapping[str, Mapping[str, Any]], root: str = "/soa/services", handler: str = "threading",
+                 op_timeout: float = 1.5, eviction: EvictionSettings | None = None, replica: str = "gateway",
+                 zone: str | None = None) -> None:
         """``zkidcs``: name -> dict(hosts=..., session_timeout=..., auth=(scheme, cred) or None)."""
         self.settings = dict(zkidcs)
         self.eviction = eviction
@@ -21,15 +26,15 @@ class Registry:
         self.layout = Layout(root)
         self.handler = handler
         self.op_timeout = op_timeout
-        self._catalogs = {}
+        self._catalogs: dict[str, Catalog] = {}
         self._lock = threading.Lock()
-        self.write_listener = None  # handed to every Cluster (audit trail)
+        self.write_listener: Callable[[str, str, bool, bytes | None], object] | None = None  # handed to every Cluster (audit trail)
 
     @property
-    def names(self):
+    def names(self) -> list[str]:
         return list(self.settings)
 
-    def get(self, name):
+    def get(self, name: str) -> Catalog:
         """The Catalog of zkidc ``name``; UnknownZkidc when not configured."""
         catalog = self._catalogs.get(name)
         if catalog is not None:
@@ -58,11 +63,11 @@ class Registry:
                 self._catalogs[name] = catalog
         return catalog
 
-    def started(self):
+    def started(self) -> dict[str, Catalog]:
         """name -> Catalog of the zkidcs in use so far."""
         return dict(self._catalogs)
 
-    def stop(self):
+    def stop(self) -> None:
         for catalog in self._catalogs.values():
             catalog.stop()
         self._catalogs.clear()

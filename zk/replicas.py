@@ -9,15 +9,19 @@ session id in the name keeps the several gunicorn workers of one replica
 """
 import json
 import logging
+from typing import TYPE_CHECKING, Any
 
 from kazoo.exceptions import NodeExistsError
 
 from .errors import Unavailable
 from .tree import WatchedTree
 
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
 log = logging.getLogger(__name__)
 
-def _decode(data):
+def _decode(data: bytes) -> dict[str, Any] | None:
     try:
         doc = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, AttributeError):
@@ -26,22 +30,22 @@ def _decode(data):
 
 
 class Replicas:
-    def __init__(self, catalog, addr, zone):
+    def __init__(self, catalog: "Catalog", addr: str, zone: str) -> None:
         self.cluster = catalog.cluster
         self.addr = addr
         self.zone = zone
         self.path = catalog.layout.beside("gateway") + "/replicas"
         # One group per replica node (its data is the announcement), no leaves.
-        self.tree = WatchedTree(self.cluster, self.path, lambda name: True, lambda name: False, _decode)
+        self.tree: WatchedTree[dict[str, Any] | None] = WatchedTree(self.cluster, self.path, lambda name: True, lambda name: False, _decode)
 
-    def start(self):
+    def start(self) -> None:
         self.tree.start()
         self.cluster.on_session(lambda new: new and self.cluster.handler.spawn(self.announce))
 
-    def stop(self):
+    def stop(self) -> None:
         self.tree.stop()
 
-    def announce(self):
+    def announce(self) -> bool:
         """Create this process's node on the current session (idempotent)."""
         session = self.cluster.session_id
         if session is None:
@@ -57,9 +61,9 @@ class Replicas:
             return False
         return True
 
-    def listing(self):
+    def listing(self) -> list[dict[str, str]]:
         """[{"addr", "zone"}] of every replica serving, sorted by addr, from the cache."""
-        seen = {}
+        seen: dict[str, str] = {}
         for group in self.tree.groups().values():
             doc = _decode(group.data)
             if doc is not None:

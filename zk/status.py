@@ -87,7 +87,7 @@ def silence(member: Member, policy: Policy, silent: float) -> Silence:
     return Silence.KEEP
 
 
-def last_renew_ms(leaf: "Leaf", lease: "Leaf | None") -> int:
+def last_renew_ms(leaf: "Leaf[Member | None]", lease: "Leaf[None] | None") -> int:
     """When a leased member last renewed (ms, ZooKeeper's clock): its lease's
     mtime, or the member's creation until its lease shows."""
     return lease.stat.mtime if lease is not None else leaf.stat.ctime

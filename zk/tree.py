@@ -27,19 +27,22 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from kazoo.exceptions import NoNodeError
-from kazoo.protocol.states import EventType
+from kazoo.protocol.states import EventType, WatchedEvent, ZnodeStat
 
+from .cluster import Cluster
 from .errors import Unavailable
 from .load import WINDOW, Progress, Read, pipelined
 
 __all__ = ["CHUNK", "WINDOW", "Group", "Leaf", "Progress", "Stat", "WatchedTree"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")  # what a tree's ``decode`` makes of a leaf's data
 
 
 class Work(NamedTuple):
@@ -56,7 +59,16 @@ _ROOT = Work("root")
 _STOP = object()
 _INBOX = ("inbox",)  # a wake-up for events in the inbox
 CHUNK = 500  # groups read per step of a load: progress moves by these
-BACKOFF = (0.5, 30.0)  # first and longest wait before a failed batch is tried again
+
+
+class Backoff(NamedTuple):
+    """How long a failed batch waits before it is tried again (seconds)."""
+
+    first: float
+    longest: float
+
+
+BACKOFF = Backoff(first=0.5, longest=30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,28 +83,28 @@ class Stat:
     ephemeralOwner: int
 
     @classmethod
-    def of(cls, stat):
+    def of(cls, stat: ZnodeStat) -> "Stat":
         return cls(stat.mzxid, stat.ctime, stat.mtime, stat.version, stat.ephemeralOwner)
 
 
 @dataclass(frozen=True, slots=True)
-class Leaf:
+class Leaf(Generic[T]):
     name: str
     data: bytes  # kept only when ``decode`` made nothing of it
     stat: Stat
-    value: object  # what ``decode`` made of data
+    value: T  # what ``decode`` made of data
 
 
 @dataclass(frozen=True)
-class Group:
+class Group(Generic[T]):
     name: str
     data: bytes = b""
-    stat: object = None  # of the group node itself
+    stat: ZnodeStat | None = None  # of the group node itself
     pzxid: int = 0  # zxid of the last child created or deleted
-    leaves: dict = field(default_factory=dict)
+    leaves: dict[str, Leaf[T]] = field(default_factory=dict)
 
     @property
-    def version(self):
+    def version(self) -> int:
         """Grows with every change to the group, its data or a leaf: the same
         value on every gateway that sees the same ZooKeeper state."""
         zxids = [self.pzxid, self.stat.mzxid if self.stat else 0]
@@ -104,37 +116,38 @@ class _Listing(NamedTuple):
     """A group as read by a load, before its new leaves are read."""
 
     name: str
-    kept: list  # the names of its leaves
-    cstat: object  # the stat that came with its children list
+    kept: list[str]  # the names of its leaves
+    cstat: ZnodeStat  # the stat that came with its children list
     data: bytes
-    stat: object  # of the group node itself
-    leaves: dict  # the leaves already known, by name
+    stat: ZnodeStat  # of the group node itself
+    leaves: dict[str, Leaf[Any]]  # the leaves already known, by name
 
 
-class WatchedTree:
-    def __init__(self, cluster, root, accept_group, accept_leaf, decode):
+class WatchedTree(Generic[T]):
+    def __init__(self, cluster: Cluster, root: str, accept_group: Callable[[str], bool],
+                 accept_leaf: Callable[[str], bool], decode: Callable[[bytes], T]) -> None:
         self.cluster = cluster
         self.root = root
         self._accept_group = accept_group
         self._accept_leaf = accept_leaf
         self._decode = decode
-        self._published = {}
-        self._work = {}
-        self._dirty = {}
+        self._published: dict[str, Group[T]] = {}
+        self._work: dict[str, Group[T]] = {}
+        self._dirty: dict[Work, None] = {}
         self._cond = threading.Condition()
         self._started = 0
         self._done = 0
-        self._listeners = []
-        self._skipped = set()
+        self._listeners: list[Callable[[set[str]], None]] = []
+        self._skipped: set[str] = set()
         self._loaded = threading.Event()
-        self._wake = None
-        self._inbox = collections.deque()  # the recursive watch's events, not yet sorted
-        self._watch = self._on_event  # for each read; None under a recursive watch
+        self._wake: Any = None  # the handler's queue: work and wake-ups for the worker
+        self._inbox: collections.deque[WatchedEvent] = collections.deque()  # the recursive watch's events, not yet sorted
+        self._watch: Callable[[WatchedEvent], None] | None = self._on_event  # for each read; None under a recursive watch
         self._syncing = False  # a resync is due or running: the view may be behind
-        self._retry = {}  # items of failed batches, marked again after a backoff
+        self._retry: dict[Work, None] = {}  # items of failed batches, marked again after a backoff
         self._failures = 0  # failed batches in a row
         self.progress = Progress()  # the running load, or the last one
-        self.last_load = None  # the last finished load (Progress)
+        self.last_load: Progress | None = None  # the last finished load (Progress)
         self.leaf_updates = 0  # data changes of known leaves (lease renews)
 
     # -- life --------------------------------------------------------------
@@ -150,7 +163,7 @@ class WatchedTree:
         if self._wake is not None:
             self._wake.put(_STOP)
 
-    def subscribe(self, listener: Callable[[set], None]) -> None:
+    def subscribe(self, listener: Callable[[set[str]], None]) -> None:
         """``listener(changed_group_names)`` after each published batch."""
         self._listeners.append(listener)
 
@@ -165,16 +178,16 @@ class WatchedTree:
         """True while the view may be behind ZooKeeper."""
         return self._syncing or not (self.cluster.connected and self._loaded.is_set())
 
-    def groups(self) -> dict[str, "Group"]:
+    def groups(self) -> dict[str, Group[T]]:
         """The whole snapshot, name -> Group. Raises Unavailable if never loaded."""
         self._need_loaded()
         return self._published
 
-    def group(self, name: str) -> "Group | None":
+    def group(self, name: str) -> Group[T] | None:
         self._need_loaded()
         return self._published.get(name)
 
-    def _need_loaded(self):
+    def _need_loaded(self) -> None:
         if not self._loaded.is_set() and not self.cluster.wait_for(self._loaded.wait):
             progress = self.progress
             if progress.running:
@@ -184,7 +197,8 @@ class WatchedTree:
                 )
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
-    def sync(self, name: str | None = None, timeout: float | None = None, data: bool = False, leaf: str | None = None) -> bool:
+    def sync(self, name: str | None = None, timeout: float | None = None, data: bool = False,
+             leaf: str | None = None) -> bool:
         """Re-read one group (or the root) now and wait until it is published;
         False when that took longer than ``timeout`` (default op_timeout).
 
@@ -200,7 +214,7 @@ class WatchedTree:
             items.append(Work("leaf", name, leaf))
         after = self._mark(*items)
 
-        def published(seconds):
+        def published(seconds: float) -> bool:
             with self._cond:
                 return self._cond.wait_for(lambda: self._done > after, seconds)
 
@@ -212,7 +226,7 @@ class WatchedTree:
         skipped the group)."""
         self._mark(Work("leaf", name, leaf))
 
-    def settle(self, name: str, check: Callable[["Group | None"], bool], timeout: float | None = None) -> None:
+    def settle(self, name: str, check: Callable[[Group[T] | None], bool], timeout: float | None = None) -> None:
         """Wait until ``check(group or None)`` holds for what is published of
         group ``name``; re-read the group (``sync``) only if it does not.
 
@@ -221,7 +235,7 @@ class WatchedTree:
         write's answer), so the next batch shows the write without a second
         read of a possibly long children list.
         """
-        def settled(seconds):
+        def settled(seconds: float) -> bool:
             with self._cond:
                 return self._cond.wait_for(lambda: check(self._published.get(name)), seconds)
 
@@ -247,19 +261,19 @@ class WatchedTree:
             self._wake.put(items[0])
         return started
 
-    def _on_event(self, event):
+    def _on_event(self, event: WatchedEvent) -> None:
         """A one-shot watch fired (on kazoo's event thread)."""
         items = self._items(event)
         if items:
             self._mark(*items)
 
-    def _on_recursive(self, event):
+    def _on_recursive(self, event: WatchedEvent) -> None:
         """The recursive watch's events come straight from the connection's
         loop, which must never wait: no lock here, the worker sorts them out."""
         self._inbox.append(event)
         self._wake.put(_INBOX)
 
-    def _items(self, event) -> tuple[Work, ...]:
+    def _items(self, event: WatchedEvent) -> tuple[Work, ...]:
         """What to re-read for an event."""
         path = event.path
         if event.type == EventType.NONE or not path:
@@ -283,14 +297,14 @@ class WatchedTree:
             return (Work("leaf", group, leaf),)
         return ()
 
-    def _drain_inbox(self):
+    def _drain_inbox(self) -> None:
         """Move the recursive watch's events into the work (holding _cond)."""
         while self._inbox:
             self._dirty.update(dict.fromkeys(self._items(self._inbox.popleft())))
 
     # -- worker ------------------------------------------------------------
 
-    def _run(self):
+    def _run(self) -> None:
         while True:
             if self._wake.get() is _STOP:
                 return
@@ -301,7 +315,7 @@ class WatchedTree:
                 items = list(self._dirty)
                 self._dirty.clear()
                 self._started += 1
-            changed = set()
+            changed: set[str] = set()
             failure = None
             try:
                 self._apply(items, changed)
@@ -329,12 +343,12 @@ class WatchedTree:
                     except Exception:
                         log.exception("cache listener failed")
 
-    def _try_again(self, items):
+    def _try_again(self, items: list[Work]) -> float:
         """Mark a failed batch's items again after a backoff that doubles
         with each failure in a row: a load is never abandoned, and a
         ZooKeeper in trouble is not hammered. A resync that succeeds
         meanwhile covers them all."""
-        delay = min(BACKOFF[1], BACKOFF[0] * 2 ** self._failures)
+        delay = min(BACKOFF.longest, BACKOFF.first * 2 ** self._failures)
         self._failures += 1
         with self._cond:
             scheduled = bool(self._retry)
@@ -343,7 +357,7 @@ class WatchedTree:
             return delay
         handler = self.cluster.handler
 
-        def later():
+        def later() -> None:
             handler.sleep_func(delay)
             with self._cond:
                 due, self._retry = list(self._retry), {}
@@ -370,11 +384,11 @@ class WatchedTree:
                 del self._dirty[item]
         return rest
 
-    def _apply(self, items: list[Work], changed: set) -> None:
+    def _apply(self, items: list[Work], changed: set[str]) -> None:
         if _RESYNC in items:
             self._resync(changed)
             return
-        leaves = []
+        leaves: list[tuple[str, str]] = []
         for kind, group, leaf in items:
             if kind == "root":
                 self._refresh_root(changed)
@@ -385,15 +399,15 @@ class WatchedTree:
                     self._load_groups([group], changed)
             elif kind == "gdata" and group in self._work:
                 self._refresh_group_data(group, changed)
-            elif kind == "leaf" and group in self._work:
+            elif kind == "leaf" and group in self._work and leaf is not None:
                 leaves.append((group, leaf))
         if leaves:
             self._refresh_leaves(leaves, changed)
 
-    def _path(self, *names):
+    def _path(self, *names: str) -> str:
         return "/".join((self.root,) + names)
 
-    def _root_children(self):
+    def _root_children(self) -> list[str]:
         try:
             children = self.cluster.wait(
                 self.cluster.submit("get_children", self.root, watch=self._watch), self.cluster.bulk_timeout
@@ -412,7 +426,7 @@ class WatchedTree:
 
     # -- loads -------------------------------------------------------------
 
-    def _resync(self, changed):
+    def _resync(self, changed: set[str]) -> None:
         """Read the whole tree again after a (re)connection.
 
         The new view is built apart and swapped in whole: a resync that
@@ -429,7 +443,7 @@ class WatchedTree:
         try:
             if recursive and before:
                 unchanged, names = self._unchanged(names, before)
-                work = {name: before[name] for name in unchanged}
+                work: dict[str, Group[T]] = {name: before[name] for name in unchanged}
                 progress.done = len(work)
             else:
                 work = {}  # one-shot watches are set again by reading every node
@@ -455,10 +469,11 @@ class WatchedTree:
             sum(len(group.leaves) for group in work.values()),
         )
 
-    def _unchanged(self, names, before):
+    def _unchanged(self, names: list[str], before: dict[str, Group[T]]) -> tuple[list[str], list[str]]:
         """Split ``names`` into the groups whose stat shows no change since
         ``before`` (no child created or deleted, no data set) and the rest."""
-        unchanged, rest = [], []
+        unchanged: list[str] = []
+        rest: list[str] = []
         reads = [Read(name, "exists", self._path(name)) for name in names if name in before]
         stats = dict(pipelined(self.cluster, reads))
         for name in names:
@@ -471,7 +486,7 @@ class WatchedTree:
                 rest.append(name)
         return unchanged, rest
 
-    def _refresh_root(self, changed):
+    def _refresh_root(self, changed: set[str]) -> None:
         names = self._root_children()
         gone = set(self._work) - set(names)
         for name in gone:
@@ -479,7 +494,7 @@ class WatchedTree:
         changed.update(gone)
         self._load_groups([n for n in names if n not in self._work], changed)
 
-    def _load_groups(self, names, changed):
+    def _load_groups(self, names: list[str], changed: set[str]) -> None:
         """Read groups that a watch or a writer named into the view; the
         data of a group already known is kept current by its own watch."""
         groups = self._read_groups(names, self._work, reuse_data=True)
@@ -492,17 +507,17 @@ class WatchedTree:
                 self._work[name] = group
                 changed.add(name)
 
-    def _read_groups(self, names, known, reuse_data):
+    def _read_groups(self, names: list[str], known: dict[str, Group[T]], reuse_data: bool) -> dict[str, Group[T]]:
         """Read (and watch) groups ``names``: children, data and the leaves
         not in ``known`` (name -> Group). Returns name -> Group of those
         that exist."""
-        reads = []
+        reads: list[Read[tuple[str, str]]] = []
         for name in names:
             reads.append(Read((name, "children"), "get_children", self._path(name), {"watch": self._watch, "include_data": True}))
             if not (reuse_data and name in known):
                 reads.append(Read((name, "data"), "get", self._path(name), {"watch": self._watch}))
         answers = dict(pipelined(self.cluster, reads))
-        listed = []
+        listed: list[_Listing] = []
         for name in names:
             children = answers.get((name, "children"))
             data = answers.get((name, "data")) if (name, "data") in answers else (known[name].data, known[name].stat)
@@ -514,9 +529,9 @@ class WatchedTree:
             kept = [n for n in children if self._accept_leaf(n)]
             listed.append(_Listing(name, kept, cstat, data, stat, leaves))
         found = self._fetch_leaves([(g.name, n) for g in listed for n in g.kept if n not in g.leaves])
-        groups = {}
+        groups: dict[str, Group[T]] = {}
         for g in listed:
-            now = {}
+            now: dict[str, Leaf[T]] = {}
             for n in g.kept:
                 leaf = g.leaves.get(n) or found.get((g.name, n))
                 if leaf is not None:
@@ -524,11 +539,11 @@ class WatchedTree:
             groups[g.name] = Group(g.name, g.data or b"", g.stat, g.cstat.pzxid, now)
         return groups
 
-    def _fetch_leaves(self, pairs):
+    def _fetch_leaves(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Leaf[T]]:
         """Read leaves ``pairs`` = [(group, name)], pipelined; those that exist,
         as (group, name) -> Leaf."""
         reads = [Read(pair, "get", self._path(*pair), {"watch": self._watch}) for pair in pairs]
-        leaves = {}
+        leaves: dict[tuple[str, str], Leaf[T]] = {}
         for (group, name), answer in pipelined(self.cluster, reads):
             if answer is not None:
                 data, stat = answer
@@ -537,7 +552,7 @@ class WatchedTree:
                 leaves[group, name] = Leaf(name, data or b"" if value is None else b"", Stat.of(stat), value)
         return leaves
 
-    def _refresh_group_data(self, name, changed):
+    def _refresh_group_data(self, name: str, changed: set[str]) -> None:
         try:
             data, stat = self.cluster.call("get", self._path(name), watch=self._watch)
         except NoNodeError:
@@ -546,14 +561,14 @@ class WatchedTree:
         self._work[name] = replace(old, data=data or b"", stat=stat)
         changed.add(name)
 
-    def _refresh_leaves(self, items, changed):
+    def _refresh_leaves(self, items: list[tuple[str, str]], changed: set[str]) -> None:
         """Re-read changed leaves, ``items`` = [(group, leaf name)]; each
         group's leaves are copied once, however many of them changed."""
         found = self._fetch_leaves(items)
-        by_group = {}
+        by_group: dict[str, list[str]] = {}
         for group, name in items:
             by_group.setdefault(group, []).append(name)
-        emptied = set()
+        emptied: set[str] = set()
         for group, names in by_group.items():
             old = self._work.get(group)
             if old is None:
@@ -576,7 +591,7 @@ class WatchedTree:
         if emptied and self._watch is None:
             self._refresh_pzxids(emptied)
 
-    def _refresh_pzxids(self, names):
+    def _refresh_pzxids(self, names: Iterable[str]) -> None:
         """After deletions seen through the recursive watch: the zxid of the
         deletion, for ``Group.version`` (a child watch would re-read the
         children list and learn it from there)."""
