@@ -284,5 +284,6 @@ class Params(Schema):
 
 def ignoring(*names):
     """A Params base class declaring ``names`` Ignored; fields a subclass
-    declares itself win over them."""
+    declares itself win over them. mypy cannot follow a base class made
+    by a call: the classes built on one say ``# type: ignore[misc]``."""
     return Params.from_dict({name: Ignored() for name in names}, name="Ignoring")

@@ -52,7 +52,7 @@ class Nodes(_Params):
     pass
 
 
-class Instance(_Params, _ORIGINAL_WRITES):
+class Instance(_Params, _ORIGINAL_WRITES):  # type: ignore[valid-type, misc]  # a base made by ignoring()
     """renew and cancel."""
 
     zone = _label(required=True)
@@ -70,7 +70,7 @@ class Register(Instance):
 
 
 class Fetch(_Params):
-    appid = fields.String(required=True, validate=_appid)
+    appid: fields.Field = fields.String(required=True, validate=_appid)  # a list in Fetchs
     env = _label(required=True)
     zone = fields.String(load_default="", validate=validate.Length(max=256))  # empty: every zone
     status = fields.Integer(required=True, strict=False, validate=validate.OneOf([UP, DOWN, UP | DOWN]))
@@ -81,11 +81,11 @@ class Fetchs(Fetch):
 
 
 class Poll(_Params):
-    appid = fields.String(required=True, validate=_appid)
+    appid: fields.Field = fields.String(required=True, validate=_appid)  # a list in Polls
     env = _label(required=True)
     zone = fields.String(load_default="", validate=validate.Length(max=256))  # empty: every zone
     hostname = _label()
-    latest_timestamp = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))
+    latest_timestamp: fields.Field = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))  # as appid
 
 
 class Polls(Poll):

@@ -9,7 +9,7 @@ long-poll lane (``lane.py``) call the same functions.
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from zk.catalog import Catalog
 from zk.errors import NotFound
@@ -59,6 +59,13 @@ def cancel(catalog: Catalog, args: Mapping[str, Any]) -> None:
 
 
 # -- reads --------------------------------------------------------------------
+
+
+class Fresh(NamedTuple):
+    """An appid a long poll answers: its view is newer than the client's."""
+
+    appid: str
+    body: bytes  # the encoded data of its answer
 
 
 def unknown(appid: str, env: str, zone: str = "") -> NotFound:
@@ -111,7 +118,7 @@ def poll(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: 
     answer = wait(discovery, catalog, since, env, zone)
     if not answer:
         return None
-    return by_appid(answer) if many else answer[0][1]
+    return by_appid(answer) if many else answer[0].body
 
 
 def poll_answer(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], args: Mapping[str, Any],
@@ -122,8 +129,8 @@ def poll_answer(discovery: Discovery, catalog: Catalog, since: Mapping[str, int]
 
 
 def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str,
-         zone: str) -> list[tuple[str, bytes]]:
-    """Long poll: [(appid, data)] of the appids whose view is newer than the
+         zone: str) -> list[Fresh]:
+    """Long poll: [Fresh(appid, data)] of the appids whose view is newer than the
     client's timestamp, at once or as soon as one changes; [] after
     poll_timeout.
 
@@ -138,12 +145,13 @@ def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: 
     with catalog.changes.waiter(since) as waiter:
         while True:
             waiter.arm()
-            known, answer = False, []
+            known = False
+            answer: list[Fresh] = []
             for appid, stamp in since.items():
                 view = views.get(appid, env, zone, model.UP)
                 known = known or view.known
                 if view.count and view.latest > stamp:
-                    answer.append((appid, view.body))
+                    answer.append(Fresh(appid, view.body))
             if first and not known:
                 raise unknown(", ".join(since), env)
             first = False

@@ -59,7 +59,7 @@ NACOS = (
 )
 
 
-class _Params(ignoring(*NACOS)):
+class _Params(ignoring(*NACOS)):  # type: ignore[misc]  # a base made by ignoring()
     key = _string_field(load_only=True)
     keys = _string_field(load_only=True)
     zkidc = _string_field(validate=validate.Length(1, 64, error="must be 1..64 characters"))

@@ -8,7 +8,7 @@ is unavailable the rest are not tried. The batch's code is the items'
 common code, else 400000 or 500000 when any failed.
 """
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from marshmallow import Schema, ValidationError
 
@@ -34,8 +34,7 @@ class Applied(NamedTuple):
     echo: dict[str, Any] | None = None
 
 
-# ``apply(catalog, item)`` returns an Applied or a (code, detail[, echo]) tuple.
-Apply = Callable[[Catalog, Item], Sequence[Any]]
+Apply = Callable[[Catalog, Item], Applied]  # applies one loaded item
 
 
 class Result(NamedTuple):
@@ -78,7 +77,7 @@ def run(catalog: Catalog, raws: Sequence[Item], schema: type[Schema], apply: App
         held = codes.FORBIDDEN
         for number, item in enumerate(loaded):
             try:
-                permit(item)
+                permit(cast(Item, item))  # nothing refused: every item loaded
             except Forbidden as exc:
                 refused[number] = (codes.FORBIDDEN, exc.message)
     if any(refused):
@@ -87,7 +86,7 @@ def run(catalog: Catalog, raws: Sequence[Item], schema: type[Schema], apply: App
         )
         verdicts = [r or (held, stopped) for r in refused]
         return [Result(code, codes.info(code, detail), echo(raw)) for (code, detail), raw in zip(verdicts, raws)]
-    return list(_apply_all(catalog, raws, loaded, apply, echo))
+    return list(_apply_all(catalog, raws, cast(list[Item], loaded), apply, echo))  # every item loaded
 
 
 def _apply_all(catalog: Catalog, raws: Sequence[Item], loaded: Sequence[Item], apply: Apply,
@@ -98,8 +97,9 @@ def _apply_all(catalog: Catalog, raws: Sequence[Item], loaded: Sequence[Item], a
             yield Result(codes.STORE, down, echo(raw))
             continue
         try:
-            code, detail, *shown = apply(catalog, item)
-            yield Result(code, codes.info(code, detail), shown[0] if shown and shown[0] is not None else echo(raw))
+            applied = apply(catalog, item)
+            shown = applied.echo if applied.echo is not None else echo(raw)
+            yield Result(applied.code, codes.info(applied.code, applied.detail), shown)
         except Exception as exc:  # noqa: BLE001 - each item answers for itself
             code, text = failure(exc)
             if isinstance(exc, Unavailable):

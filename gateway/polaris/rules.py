@@ -19,6 +19,7 @@ from flask import Blueprint
 from ..access import authorize
 from ..openapi import documented
 from . import codes, schemas, shapes
+from .batch import Applied
 from .codes import PolarisError
 from .envelope import answer, expect
 from .views import in_namespace, params, query, write_batch
@@ -102,7 +103,7 @@ def create(kind):
             return rules + [made]
 
         catalog.rules.edit(item["service"], kind.kind, change)
-        return codes.SUCCESS, None, kind.echo(made)
+        return Applied(codes.SUCCESS, None, kind.echo(made))
 
     return write_batch("write", kind.schema, apply, kind.echo, _service)
 
@@ -124,7 +125,7 @@ def update(kind):
             return rules[:number] + [_stamped(kind, _content(item), old)] + rules[number + 1 :]
 
         written = catalog.rules.edit(item["service"], kind.kind, change)
-        return (codes.SUCCESS if written else codes.NO_NEED_UPDATE), None
+        return Applied(codes.SUCCESS if written else codes.NO_NEED_UPDATE)
 
     return write_batch("write", kind.update, apply, kind.echo, _service)
 
@@ -139,7 +140,7 @@ def delete(kind):
         service = _locate(catalog, kind, item)
         if service is not None:  # deleting what is not there succeeds
             catalog.rules.edit(service, kind.kind, lambda rules: [r for r in rules if not target(r, item)])
-        return codes.SUCCESS, None
+        return Applied(codes.SUCCESS)
 
     return write_batch("delete", kind.ref, apply, kind.echo, lambda catalog, item: _locate(catalog, kind, item))
 

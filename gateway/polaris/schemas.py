@@ -10,6 +10,7 @@ other field, and any query parameter a call does not take, is refused with
 400103 naming it: Polaris's own decoder would ignore it, and with it a typo.
 """
 import re
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
@@ -115,7 +116,7 @@ class _Item(Params):
 # -- services ---------------------------------------------------------------
 
 
-class ServiceRef(_Item, ignoring(*SERVICE)):
+class ServiceRef(_Item, ignoring(*SERVICE)):  # type: ignore[misc]  # a base made by ignoring()
     FIELD_CODES = SERVICE_CODES
 
     name = fields.String(required=True, validate=service_name)
@@ -301,7 +302,7 @@ class MatchArgument(Params):
     value = fields.Nested(MatchString, load_default=dict)
 
 
-class Amount(ignoring(*AMOUNT)):
+class Amount(ignoring(*AMOUNT)):  # type: ignore[misc]  # a base made by ignoring()
     maxAmount = fields.Integer(strict=True, required=True, validate=validate.Range(min=0))
     validDuration = fields.String(
         required=True, validate=validate.Regexp(DURATION, error="a duration such as 1s, 500ms, 1m or 1h")
@@ -315,10 +316,10 @@ class RuleRef(_Item):
     namespace = fields.String(load_default=DEFAULT_NAMESPACE, validate=namespace)
 
 
-_ROUTES = {"load_default": list}
+_ROUTES: dict[str, Any] = {"load_default": list}
 
 
-class RoutingRef(RuleRef, ignoring(*ROUTING)):
+class RoutingRef(RuleRef, ignoring(*ROUTING)):  # type: ignore[misc]  # a base made by ignoring()
     """What a routing delete needs: its service (a whole rule may be sent)."""
 
 
@@ -329,7 +330,7 @@ class Routing(RoutingRef):
     outbounds = fields.List(fields.Dict(), **_ROUTES)
 
 
-class CircuitBreakerRef(RuleRef, ignoring(*CIRCUIT_BREAKER)):
+class CircuitBreakerRef(RuleRef, ignoring(*CIRCUIT_BREAKER)):  # type: ignore[misc]  # a base made by ignoring()
     """What a circuit breaker delete needs: its service."""
 
 
@@ -342,7 +343,7 @@ class CircuitBreaker(CircuitBreakerRef):
     comment = fields.String(load_default="", validate=validate.Length(max=1024))
 
 
-class RateLimit(RuleRef, ignoring(*RATE_LIMIT)):
+class RateLimit(RuleRef, ignoring(*RATE_LIMIT)):  # type: ignore[misc]  # a base made by ignoring()
     """Rate limits: many per service, each with an id the gateway gives it."""
 
     id = fields.String(validate=validate.Length(min=1, max=64))
@@ -365,7 +366,7 @@ class RateLimitUpdate(RateLimit):
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class RateLimitRef(_Item, ignoring(*RATE_LIMIT)):
+class RateLimitRef(_Item, ignoring(*RATE_LIMIT)):  # type: ignore[misc]  # a base made by ignoring()
     """What a rate limit delete needs: its id (service and namespace optional)."""
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))

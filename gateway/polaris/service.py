@@ -46,7 +46,7 @@ def discover(answers: shapes.Answers, catalog: Catalog, kind: str, wanted: Mappi
         view = in_namespace(answers, catalog, wanted["name"], wanted["namespace"])
         if kind == "INSTANCE":
             return Discovered(*view.answer(wanted["revision"]))
-        leaf = catalog.rules.leaf(view.name, shapes.RULE_ANSWERS[kind][0])
+        leaf = catalog.rules.leaf(view.name, shapes.RULE_ANSWERS[kind].kind)
         prepared = answers.rules(catalog.name, kind, view.name, view.namespace, leaf)
         revision, full, unchanged = prepared.revision, prepared.full, prepared.unchanged
     if revision and wanted["revision"] == revision:

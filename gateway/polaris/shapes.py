@@ -16,6 +16,7 @@ import math
 import re
 import time
 from functools import cached_property
+from typing import NamedTuple
 
 from zk import codec
 from zk.codec import DEFAULT_NAMESPACE
@@ -222,10 +223,17 @@ def _unchanged(kind, name, namespace, revision):
 
 # -- rules ------------------------------------------------------------------------
 
-RULE_ANSWERS = {  # discover type -> (kind of rules, field of the answer)
-    "ROUTING": ("routing", "routing"),
-    "RATE_LIMIT": ("ratelimit", "rateLimit"),
-    "CIRCUIT_BREAKER": ("circuitbreaker", "circuitBreaker"),
+class RuleSource(NamedTuple):
+    """Where a discover type's rules come from and where its answer puts them."""
+
+    kind: str  # the kind of rules (zk.rules.KINDS)
+    field: str  # the field of the answer
+
+
+RULE_ANSWERS = {  # discover type -> RuleSource
+    "ROUTING": RuleSource("routing", "routing"),
+    "RATE_LIMIT": RuleSource("ratelimit", "rateLimit"),
+    "CIRCUIT_BREAKER": RuleSource("circuitbreaker", "circuitBreaker"),
 }
 
 
@@ -237,7 +245,7 @@ class RuleAnswer:
         self.leaf = leaf
         self.namespace = namespace
         self.rules = leaf.value if leaf is not None else []
-        field = RULE_ANSWERS[kind][1]
+        field = RULE_ANSWERS[kind].field
         # An empty set of rules has no revision: it is always answered in full.
         self.revision = digest(kind, service, namespace, self.rules) if self.rules else ""
         if kind == "RATE_LIMIT":
