@@ -4,13 +4,19 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test soak bench install zookeeper nginx wrk chromium screenshots cluster cluster-stop clean
+.PHONY: run test lint soak bench install zookeeper nginx wrk chromium screenshots cluster cluster-stop clean
 
 run: install zookeeper
 	$(BIN)/soa-gateway serve --dev
 
 test: install zookeeper nginx chromium
 	$(BIN)/pytest
+
+# ruff (lint and format check) and mypy, configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install zookeeper wrk
 	$(BIN)/python -m bench
@@ -26,7 +32,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,lint]'
 	touch $@
 
 # Debian's ZooKeeper server jars (Java comes with them when missing).
