@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import NullSession, SessionInterface
 
 from zk.registry import Registry
@@ -90,7 +91,7 @@ def create_app(config: Config, start: bool = True) -> App:
     app = App("gateway")
     app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # answers keep their fields' order
     gateway = Gateway(config)
     app.extensions[EXTENSION] = gateway
 
@@ -98,7 +99,7 @@ def create_app(config: Config, start: bool = True) -> App:
         app.register_blueprint(dialect.blueprint)
     for dialect in gateway.dialects:
         for lane in dialect.lanes:  # hot paths answered before Flask (gateway/lane.py)
-            app.wsgi_app = lane(app, app.wsgi_app, gateway)
+            app.wsgi_app = lane(app, app.wsgi_app, gateway)  # type: ignore[method-assign]
 
     @app.before_request
     def _begin() -> None:
