@@ -1,4 +1,5 @@
 """Run the benchmarks: `python -m bench` (all) or `python -m bench admin polaris`."""
+
 import importlib
 import pkgutil
 import sys

@@ -1,4 +1,5 @@
 """Admin API: serverlist of a 100-server service against hello-world Flask."""
+
 from bench.harness import Figure, wrk
 
 

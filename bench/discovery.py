@@ -8,6 +8,7 @@ baseline measured in the same run.
   fast a single parked poller is woken (median of 20);
 - renew throughput, and ZooKeeper writes per renew from the server's zxid.
 """
+
 import asyncio
 import json
 import os
@@ -59,8 +60,16 @@ def _form(params):
 
 
 def _register(stack, appid, hostname, n):
-    params = {"key": stack.key, "zone": "sh001", "env": "prod", "appid": appid, "hostname": hostname,
-              "addrs": "http://10.2.%d.%d:8080" % (n // 250, n % 250 + 1), "status": 1, "metadata": '{"weight":"10"}'}
+    params = {
+        "key": stack.key,
+        "zone": "sh001",
+        "env": "prod",
+        "appid": appid,
+        "hostname": hostname,
+        "addrs": "http://10.2.%d.%d:8080" % (n // 250, n % 250 + 1),
+        "status": 1,
+        "metadata": '{"weight":"10"}',
+    }
     answer = json.loads(stack.post("/discovery/register", _form(params)))
     assert answer["code"] == 0, answer
 
@@ -145,8 +154,17 @@ def _poll_target(stack, appid, since):
 
 
 def _register_body(stack, appid, hostname):
-    return _form({"key": stack.key, "zone": "sh001", "env": "prod", "appid": appid, "hostname": hostname,
-                  "addrs": "http://10.3.0.1:8080", "status": 1})
+    return _form(
+        {
+            "key": stack.key,
+            "zone": "sh001",
+            "env": "prod",
+            "appid": appid,
+            "hostname": hostname,
+            "addrs": "http://10.3.0.1:8080",
+            "status": 1,
+        }
+    )
 
 
 async def _many_polls(stack, port):
@@ -224,7 +242,9 @@ def _raw_rate(stack, path, operation, seconds):
 
 def _raw_creates(stack, seconds=5.0):
     member = b'{"serviceEndpoint":{"host":"10.0.0.1","port":80}}'
-    return _raw_rate(stack, "/bench-raw", lambda client, path: client.create(path + "/n", member, sequence=True), seconds)
+    return _raw_rate(
+        stack, "/bench-raw", lambda client, path: client.create(path + "/n", member, sequence=True), seconds
+    )
 
 
 def _raw_sets(stack, seconds=3.0):
@@ -237,8 +257,13 @@ def run(stack):
 
     # register
     before = _raw_creates(stack)
-    registers, cpu = _load(stack, "register", stack.url + "/discovery/register", duration=5,
-                           script=_REGISTER_LUA % {"key": stack.key, "apps": APPS})
+    registers, cpu = _load(
+        stack,
+        "register",
+        stack.url + "/discovery/register",
+        duration=5,
+        script=_REGISTER_LUA % {"key": stack.key, "apps": APPS},
+    )
     raw = (before + _raw_creates(stack)) / 2  # the disk's fsync latency drifts: measure on both sides
     figures.append(Figure("register (req/s) vs raw kazoo sync create", registers.rps, "req/s", raw, target=0.7))
     figures.append(cpu)
@@ -247,14 +272,24 @@ def run(stack):
     # fetch of a 100-instance app
     for n in range(100):
         _register(stack, "bench.fetch", "host-%d" % n, n)
-    url = stack.url + "/discovery/fetch?" + urllib.parse.urlencode(
-        {"appid": "bench.fetch", "env": "prod", "status": 3, "key": stack.key})
+    url = (
+        stack.url
+        + "/discovery/fetch?"
+        + urllib.parse.urlencode({"appid": "bench.fetch", "env": "prod", "status": 3, "key": stack.key})
+    )
     wrk(url, duration=2)  # warm up
     before = stack.hello_load(duration=5)
     fetches, cpu = _load(stack, "fetch", url, duration=5)
     after = stack.hello_load(duration=5)
-    figures.append(Figure("fetch, 100 instances (req/s) vs hello world", fetches.rps, "req/s",
-                          (before.rps + after.rps) / 2, target=0.5))
+    figures.append(
+        Figure(
+            "fetch, 100 instances (req/s) vs hello world",
+            fetches.rps,
+            "req/s",
+            (before.rps + after.rps) / 2,
+            target=0.5,
+        )
+    )
     figures.append(Figure("fetch p99 latency", fetches.p99_ms, "ms"))
     figures.append(cpu)
     figures.append(Figure("fetch errors", fetches.errors, "", target=0, lower_is_better=True))
@@ -264,8 +299,9 @@ def run(stack):
     client = stack.kazoo()
     try:
         zxid, renewed = _zxid(stack), _lease_sets(client)
-        renews, cpu = _load(stack, "renew", stack.url + "/discovery/renew", duration=5,
-                            script=_RENEW_LUA % {"key": stack.key})
+        renews, cpu = _load(
+            stack, "renew", stack.url + "/discovery/renew", duration=5, script=_RENEW_LUA % {"key": stack.key}
+        )
         time.sleep(1.0)  # renews wrk gave up waiting for still land
         writes, renewed = _zxid(stack) - zxid, _lease_sets(client) - renewed
     finally:
@@ -274,8 +310,15 @@ def run(stack):
     figures.append(Figure("renew (req/s) vs raw kazoo sync set", renews.rps, "req/s", raw_sets))
     figures.append(cpu)
     # every write the server made (zxid) per renew that reached it (lease versions)
-    figures.append(Figure("ZooKeeper writes per renew (x1000)", 1000.0 * writes / max(renewed, 1), "",
-                          target=1000, lower_is_better=True))
+    figures.append(
+        Figure(
+            "ZooKeeper writes per renew (x1000)",
+            1000.0 * writes / max(renewed, 1),
+            "",
+            target=1000,
+            lower_is_better=True,
+        )
+    )
     figures.append(Figure("renew errors", renews.errors, "", target=0, lower_is_better=True))
 
     # long polls
@@ -283,10 +326,14 @@ def run(stack):
     figures.append(Figure("%d parked polls: worker RSS" % POLLERS, rss, "MB", target=250, lower_is_better=True))
     figures.append(Figure("%d polls: answered before the change" % POLLERS, early, "", target=0, lower_is_better=True))
     figures.append(Figure("%d polls: answered after one register" % POLLERS, answered, "", target=POLLERS))
-    figures.append(Figure("%d polls: last answer after the register" % POLLERS, last * 1000, "ms", target=2000,
-                          lower_is_better=True))
+    figures.append(
+        Figure(
+            "%d polls: last answer after the register" % POLLERS, last * 1000, "ms", target=2000, lower_is_better=True
+        )
+    )
     figures.append(Figure("%d polls: gateway worker CPU per woken poll" % POLLERS, cpu, "ms"))
     median = asyncio.run(_single_poll(stack, port))
-    figures.append(Figure("single poll woken by a register (median of 20)", median, "ms", target=50,
-                          lower_is_better=True))
+    figures.append(
+        Figure("single poll woken by a register (median of 20)", median, "ms", target=50, lower_is_better=True)
+    )
     return figures

@@ -11,6 +11,7 @@ A benchmark module in bench/ exposes ``run(stack)`` returning a list of
 ``Figure``; `python -m bench` runs every module, `python -m bench polaris`
 only that one.
 """
+
 import os
 import re
 import signal
@@ -26,7 +27,16 @@ from zk.server import ZooKeeperServer, ensure_paths, free_port
 
 KEY = "bench-key-000001"
 # the gateway's own server settings (gateway/serve.py), so that only the app differs
-GUNICORN = ["--worker-class", "gateway.worker.GatewayWorker", "--workers", "1", "--worker-connections", "10000", "--keep-alive", "75"]
+GUNICORN = [
+    "--worker-class",
+    "gateway.worker.GatewayWorker",
+    "--workers",
+    "1",
+    "--worker-connections",
+    "10000",
+    "--keep-alive",
+    "75",
+]
 
 
 @dataclass
@@ -119,7 +129,15 @@ class Stack:
         }
         self.gateway = GatewayProcess(config).start()
         self.hello = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", "127.0.0.1:%d" % self.hello_port, "bench.hello:app"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                *GUNICORN,
+                "--bind",
+                "127.0.0.1:%d" % self.hello_port,
+                "bench.hello:app",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -154,7 +172,9 @@ class Stack:
         return wrk(self.hello_url, **options)
 
     def post(self, path, data=b"", content_type="application/x-www-form-urlencoded"):
-        request = urllib.request.Request(self.url + path, data=data, method="POST", headers={"Content-Type": content_type})
+        request = urllib.request.Request(
+            self.url + path, data=data, method="POST", headers={"Content-Type": content_type}
+        )
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.read()
 

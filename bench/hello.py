@@ -1,4 +1,5 @@
 """The baseline: a hello-world Flask JSON endpoint under the same gunicorn settings."""
+
 from flask import Flask, jsonify
 
 app = Flask(__name__)

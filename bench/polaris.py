@@ -1,6 +1,7 @@
 """Polaris discover type 1 of a 100-instance service against hello-world Flask:
 the full answer (a client without the current revision) and the 200001
 answer (a client polling with it)."""
+
 import json
 import urllib.request
 
@@ -39,7 +40,9 @@ def run(stack):
     floor = wrk(stack.url + "/healthz", duration=5)
     after = stack.hello_load(duration=5)
     # What every gateway answer costs (access log, metrics, request id): the ceiling of the ratios below.
-    figures.append(Figure("gateway /healthz, the floor of every answer (req/s)", floor.rps, "req/s", (before.rps + after.rps) / 2))
+    figures.append(
+        Figure("gateway /healthz, the floor of every answer (req/s)", floor.rps, "req/s", (before.rps + after.rps) / 2)
+    )
     for label, doc, target in (("full answer, 100 instances", ask, 0.5), ("200001, revision unchanged", polled, 0.8)):
         before = stack.hello_load(duration=5)
         load = wrk(url, duration=5, body=json.dumps(doc), **options)

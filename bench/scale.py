@@ -8,6 +8,7 @@ the resync after one forced reconnect (ZooKeeper restarted under it; the
 session survives, so only what changed is re-read). Last, one service with
 10,000 members is served through every dialect against hello-world Flask.
 """
+
 import json
 import os
 import re
@@ -25,7 +26,6 @@ RESTARTS = int(os.environ.get("SOA_BENCH_RESTARTS", "3"))
 ZOOKEEPER = {"heap_mb": max(256, SERVICES * MEMBERS // 1000)}
 WINDOW = 2000
 ROOT = "/soa/services"
-
 
 
 def member(service, n):
@@ -70,7 +70,7 @@ def plain_read(zk):
     started = time.monotonic()
     services = zk.get_children(ROOT)
     children = pipelined(lambda s=s: zk.get_children_async("%s/%s" % (ROOT, s)) for s in services)
-    paths = ["%s/%s/%s" % (ROOT, s, c) for s, names in zip(services, children) for c in names]
+    paths = ["%s/%s/%s" % (ROOT, s, c) for s, names in zip(services, children, strict=True) for c in names]
     pipelined((lambda p=p: zk.get_async(p)) for p in paths)
     return time.monotonic() - started, len(paths)
 
@@ -119,9 +119,26 @@ def run(stack):
         stack.gateway.process = None
         stack.gateway.start(timeout=limit)  # returns once /readyz is 200
         ready = time.monotonic() - started
-        figures.append(Figure("restart %d: ready (s) vs plain read of %d" % (n, count), ready, "s", plain, target=1.5, lower_is_better=True))
+        figures.append(
+            Figure(
+                "restart %d: ready (s) vs plain read of %d" % (n, count),
+                ready,
+                "s",
+                plain,
+                target=1.5,
+                lower_is_better=True,
+            )
+        )
         rss_target = 500 if count <= 100_000 else None  # the target is for 100,000 members; larger trees: reported
-        figures.append(Figure("restart %d: worker RSS" % n, worker_rss_mb(stack.gateway), "MB", target=rss_target, lower_is_better=True))
+        figures.append(
+            Figure(
+                "restart %d: worker RSS" % n,
+                worker_rss_mb(stack.gateway),
+                "MB",
+                target=rss_target,
+                lower_is_better=True,
+            )
+        )
         if n < RESTARTS:
             stack.gateway.stop()
     # One forced reconnect: ZooKeeper restarted under the gateway, the session survives.
@@ -131,9 +148,19 @@ def run(stack):
     up = time.monotonic()
     zk.create("%s/%s/member_" % (ROOT, "svc00001.http"), member("svc00001.http", 99), sequence=True)
     resynced = wait_fresh(stack.url, limit)
-    figures.append(Figure("reconnect: ZooKeeper up to a fresh view (s)", time.monotonic() - up if resynced else float("inf"), "s"))
-    figures.append(Figure("reconnect: resync (s, soa_gateway_cache_load_seconds)", metric(stack.url, "soa_gateway_cache_load_seconds"), "s"))
-    figures.append(Figure("reconnect: groups re-read of %d" % SERVICES, metric(stack.url, "soa_gateway_cache_groups_read"), ""))
+    figures.append(
+        Figure("reconnect: ZooKeeper up to a fresh view (s)", time.monotonic() - up if resynced else float("inf"), "s")
+    )
+    figures.append(
+        Figure(
+            "reconnect: resync (s, soa_gateway_cache_load_seconds)",
+            metric(stack.url, "soa_gateway_cache_load_seconds"),
+            "s",
+        )
+    )
+    figures.append(
+        Figure("reconnect: groups re-read of %d" % SERVICES, metric(stack.url, "soa_gateway_cache_groups_read"), "")
+    )
     figures.extend(big_service(stack, zk))
     zk.stop()
     zk.close()

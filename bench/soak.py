@@ -22,6 +22,7 @@ when anything failed (an error, a lost or ghost registration, memory that
 kept growing). ``python -m bench`` does not run it (see bench/__main__.py):
 ``make soak`` does.
 """
+
 if __name__ == "__main__":
     from gevent import monkey
 
@@ -144,7 +145,9 @@ class Soak:
     def timed(self, kind, client, method, path, params):
         started = time.monotonic()
         try:
-            status, doc = client.call(method, path, params, timeout=self.args.poll_timeout + 15 if kind == "poll" else 15)
+            status, doc = client.call(
+                method, path, params, timeout=self.args.poll_timeout + 15 if kind == "poll" else 15
+            )
         except Exception as exc:  # noqa: BLE001 - counted and reported
             self.error(kind, "%s %s" % (type(exc).__name__, exc))
             return None
@@ -159,8 +162,14 @@ class Soak:
     # -- the clients ---------------------------------------------------------------
 
     def register(self, client, appid, hostname, n, kind="register"):
-        params = {"zone": "sh001", "env": ENV, "appid": appid, "hostname": hostname, "status": 1,
-                  "addrs": "http://10.%d.%d.%d:8080" % (n // 65536 % 256, n // 256 % 256, n % 256)}
+        params = {
+            "zone": "sh001",
+            "env": ENV,
+            "appid": appid,
+            "hostname": hostname,
+            "status": 1,
+            "addrs": "http://10.%d.%d.%d:8080" % (n // 65536 % 256, n // 256 % 256, n % 256),
+        }
         doc = self.write(kind, client, "/discovery/register", (appid, hostname), params)
         if doc is not None and doc["code"] == 0:
             self.alive[(appid, hostname)] = True
@@ -190,8 +199,13 @@ class Soak:
                     break
                 turn += 1
                 client = clients[turn % len(clients)]
-                doc = self.timed("renew", client, "POST", "/discovery/renew",
-                                 {"zone": "sh001", "env": ENV, "appid": appid, "hostname": hostname})
+                doc = self.timed(
+                    "renew",
+                    client,
+                    "POST",
+                    "/discovery/renew",
+                    {"zone": "sh001", "env": ENV, "appid": appid, "hostname": hostname},
+                )
                 if doc is not None and doc["code"] != 0:
                     self.error("renew", "%s/%s: %s" % (appid, hostname, doc))
                     if doc["code"] == -404:  # as the SDK does: register again
@@ -204,7 +218,9 @@ class Soak:
         client = Client(replica)
         latest = 0
         while not self.stopping:
-            doc = self.timed("poll", client, "GET", "/discovery/poll", {"appid": appid, "env": ENV, "latest_timestamp": latest})
+            doc = self.timed(
+                "poll", client, "GET", "/discovery/poll", {"appid": appid, "env": ENV, "latest_timestamp": latest}
+            )
             if doc is None:
                 gevent.sleep(1.0)
                 continue
@@ -214,7 +230,9 @@ class Soak:
                 if listed == 0:
                     self.error("poll", "%s: an empty list" % appid)
                 if data["latest_timestamp"] <= latest:
-                    self.error("poll", "%s: latest_timestamp went from %d to %d" % (appid, latest, data["latest_timestamp"]))
+                    self.error(
+                        "poll", "%s: latest_timestamp went from %d to %d" % (appid, latest, data["latest_timestamp"])
+                    )
                 latest = data["latest_timestamp"]
                 self.counts["poll changes"] += 1
             elif doc["code"] == -304:
@@ -235,8 +253,13 @@ class Soak:
             now = time.monotonic()
             if due and due[0][0] <= now:
                 _, appid, hostname = due.pop(0)
-                doc = self.write("cancel", random.choice(clients), "/discovery/cancel", (appid, hostname),
-                                 {"zone": "sh001", "env": ENV, "appid": appid, "hostname": hostname})
+                doc = self.write(
+                    "cancel",
+                    random.choice(clients),
+                    "/discovery/cancel",
+                    (appid, hostname),
+                    {"zone": "sh001", "env": ENV, "appid": appid, "hostname": hostname},
+                )
                 if doc is not None and doc["code"] == 0:
                     self.alive.pop((appid, hostname), None)
                 elif doc is not None:
@@ -245,7 +268,9 @@ class Soak:
                 serial += 1
                 appid = "soak.app%02d" % random.randrange(APPIDS)
                 hostname = "churn-%d-%d" % (number, serial)
-                if self.register(random.choice(clients), appid, hostname, 200000 + number * 10000 + serial, kind="churn register"):
+                if self.register(
+                    random.choice(clients), appid, hostname, 200000 + number * 10000 + serial, kind="churn register"
+                ):
                     due.append((now + random.uniform(5, 20), appid, hostname))
                     due.sort()
             gevent.sleep(max(0.0, interval - (time.monotonic() - started)))
@@ -291,8 +316,16 @@ class Soak:
             gevent.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
             elapsed = time.monotonic() - self.started
             rss = ", ".join("%.0f MiB" % r.rss[-1][1] for r in self.replicas if r.rss)
-            print("%4.0f s: %s; errors %d; rss %s" % (
-                elapsed, ", ".join("%s %d" % kv for kv in sorted(self.counts.items())), sum(self.errors.values()), rss), flush=True)
+            print(
+                "%4.0f s: %s; errors %d; rss %s"
+                % (
+                    elapsed,
+                    ", ".join("%s %d" % kv for kv in sorted(self.counts.items())),
+                    sum(self.errors.values()),
+                    rss,
+                ),
+                flush=True,
+            )
         self.stopping = True
         pollers.kill(timeout=5)
         group.join(timeout=30)
@@ -354,13 +387,17 @@ def main(argv=None):
     parser.add_argument("--renew", type=float, default=10.0, help="seconds between two renews of an instance")
     parser.add_argument("--poll-timeout", type=float, default=30.0)
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between memory samples")
-    parser.add_argument("--max-growth", type=float, default=24.0, help="MiB of RSS growth after warm-up still called flat")
+    parser.add_argument(
+        "--max-growth", type=float, default=24.0, help="MiB of RSS growth after warm-up still called flat"
+    )
     parser.add_argument("--ensemble", action="store_true", help="three ZooKeeper servers instead of one")
     parser.add_argument("--json", help="write the report here too")
     args = parser.parse_args(argv)
 
     base = tempfile.mkdtemp(prefix="soak-")
-    servers = Ensemble(size=3, base_dir=base, fsync=False) if args.ensemble else ZooKeeperServer(data_dir=base, fsync=False)
+    servers = (
+        Ensemble(size=3, base_dir=base, fsync=False) if args.ensemble else ZooKeeperServer(data_dir=base, fsync=False)
+    )
     servers.start()
     replicas = []
     try:
@@ -392,7 +429,11 @@ def main(argv=None):
         "errors": dict(soak.errors),
         "error_samples": soak.samples,
         "latency_ms": {
-            kind: {"p50": round(percentile(v, 0.5) * 1000, 1), "p99": round(percentile(v, 0.99) * 1000, 1), "max": round(max(v) * 1000, 1)}
+            kind: {
+                "p50": round(percentile(v, 0.5) * 1000, 1),
+                "p99": round(percentile(v, 0.99) * 1000, 1),
+                "max": round(max(v) * 1000, 1),
+            }
             for kind, v in sorted(soak.latency.items())
         },
         "acknowledged_alive": len(soak.alive),
@@ -406,10 +447,14 @@ def main(argv=None):
         "rss_mib": {},
     }
     flat = True
-    for name, replica in zip("ab", replicas):
+    for name, replica in zip("ab", replicas, strict=True):
         growth, ok = memory_verdict(replica, args.max_growth)
         flat = flat and ok
-        report["rss_mib"]["replica_" + name] = {"samples": replica.rss, "growth_after_warmup": round(growth, 1), "flat": ok}
+        report["rss_mib"]["replica_" + name] = {
+            "samples": replica.rss,
+            "growth_after_warmup": round(growth, 1),
+            "flat": ok,
+        }
     passed = not soak.errors and not lost and not ghosts and not duplicated and flat
     report["passed"] = passed
     print_report(report)
@@ -421,7 +466,10 @@ def main(argv=None):
 
 def print_report(report):
     print("\n== soak: %.0f s, %s, 2 gateway replicas" % (report["seconds"], report["zookeeper"]))
-    print("instances %d renewing, %d pollers, churn %.0f/s" % (report["instances"], report["pollers"], report["churn_per_second"]))
+    print(
+        "instances %d renewing, %d pollers, churn %.0f/s"
+        % (report["instances"], report["pollers"], report["churn_per_second"])
+    )
     for kind, count in sorted(report["requests"].items()):
         line = "  %-16s %8d" % (kind, count)
         if kind in report["latency_ms"]:
@@ -431,13 +479,23 @@ def print_report(report):
     print("errors: %s" % (report["errors"] or "none"))
     for sample in report["error_samples"][:10]:
         print("  " + sample)
-    print("acknowledged and not cancelled: %d; members in ZooKeeper: %d; lost %d; ghosts %d; duplicated %d; outcome unknown %d" % (
-        report["acknowledged_alive"], report["members_in_zookeeper"], report["lost_count"], report["ghost_count"],
-        len(report["duplicated"]), report["unknown_outcome"]))
+    print(
+        "acknowledged and not cancelled: %d; members in ZooKeeper: %d; lost %d; ghosts %d; duplicated %d; outcome unknown %d"
+        % (
+            report["acknowledged_alive"],
+            report["members_in_zookeeper"],
+            report["lost_count"],
+            report["ghost_count"],
+            len(report["duplicated"]),
+            report["unknown_outcome"],
+        )
+    )
     for name, figures in report["rss_mib"].items():
         series = " ".join("%d:%.0f" % (at, mib) for at, mib in figures["samples"])
-        print("RSS %s (s:MiB): %s; growth after %.0f s warm-up %.1f MiB (%s)" % (
-            name, series, WARMUP, figures["growth_after_warmup"], "flat" if figures["flat"] else "GROWING"))
+        print(
+            "RSS %s (s:MiB): %s; growth after %.0f s warm-up %.1f MiB (%s)"
+            % (name, series, WARMUP, figures["growth_after_warmup"], "flat" if figures["flat"] else "GROWING")
+        )
     print("soak %s" % ("passed" if report["passed"] else "FAILED"))
 
 

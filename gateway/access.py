@@ -1,4 +1,5 @@
 """Pick the request's zkidc and check its key before anything touches ZooKeeper."""
+
 from flask import g, request
 
 from .context import current

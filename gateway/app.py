@@ -1,5 +1,6 @@
 """The application factory: one Gateway per process, one record per dialect
 (gateway/dialect.py), one pipeline for every request (gateway/pipeline.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Every dialect, in the order their blueprints are registered.
-DIALECTS = (health.DIALECT, metrics.DIALECT, openapi.DIALECT, discovery.DIALECT, polaris.DIALECT,
-            instance.DIALECT, ui.DIALECT, admin.DIALECT)
+DIALECTS = (
+    health.DIALECT,
+    metrics.DIALECT,
+    openapi.DIALECT,
+    discovery.DIALECT,
+    polaris.DIALECT,
+    instance.DIALECT,
+    ui.DIALECT,
+    admin.DIALECT,
+)
 
 
 class Gateway:

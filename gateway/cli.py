@@ -1,5 +1,6 @@
 # PYTHON_ARGCOMPLETE_OK
 """The ``soa-gateway`` command: serve the gateway, or manage a running one."""
+
 import argparse
 import errno
 import importlib.metadata
@@ -55,20 +56,29 @@ def _client_options():
     """Options of every command that talks to a gateway."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("gateway")
-    group.add_argument("--url", default=os.environ.get("SOA_GATEWAY_URL", "http://127.0.0.1:9090"),
-                       help="gateway URL (SOA_GATEWAY_URL; default http://127.0.0.1:9090)")
+    group.add_argument(
+        "--url",
+        default=os.environ.get("SOA_GATEWAY_URL", "http://127.0.0.1:9090"),
+        help="gateway URL (SOA_GATEWAY_URL; default http://127.0.0.1:9090)",
+    )
     group.add_argument("--key", default=os.environ.get("SOA_GATEWAY_KEY"), help="key (SOA_GATEWAY_KEY)")
-    group.add_argument("--zkidc", default=os.environ.get("SOA_GATEWAY_ZKIDC"), help="zkidc (SOA_GATEWAY_ZKIDC; default: the gateway's)")
+    group.add_argument(
+        "--zkidc", default=os.environ.get("SOA_GATEWAY_ZKIDC"), help="zkidc (SOA_GATEWAY_ZKIDC; default: the gateway's)"
+    )
     group.add_argument("--json", action="store_true", help="print the answer as JSON instead of a table")
     return common
 
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="soa-gateway", description=DESCRIPTION, epilog=EPILOG,
+        prog="soa-gateway",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=_Help,
     )
-    parser.add_argument("--version", action="version", version="soa-gateway " + importlib.metadata.version("soa-gateway"))
+    parser.add_argument(
+        "--version", action="version", version="soa-gateway " + importlib.metadata.version("soa-gateway")
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the gateway", description="Serve the gateway under gunicorn.")
     mode = serve.add_mutually_exclusive_group(required=True)
@@ -76,7 +86,9 @@ def _parser():
     mode.add_argument("--dev", action="store_true", help="start a local ZooKeeper and serve qa, yz, g1 from it")
     serve.add_argument("--bind", metavar="HOST:PORT", help="listen address (SOA_GATEWAY_BIND; default 127.0.0.1:9090)")
     serve.add_argument("--workers", type=int, help="gunicorn worker processes")
-    serve.add_argument("--zk-port", type=int, default=2181, help="--dev: ZooKeeper client port (default 2181, another when busy)")
+    serve.add_argument(
+        "--zk-port", type=int, default=2181, help="--dev: ZooKeeper client port (default 2181, another when busy)"
+    )
     serve.add_argument("--data-dir", default=".zk-dev", help="--dev: ZooKeeper data directory (default .zk-dev)")
 
     common = _client_options()
@@ -95,9 +107,12 @@ def _parser():
     service, server = ("SERVICE", "the service's name"), ("SERVER", "HOST:PORT, [IPV6]:PORT or a member_ key")
     services = group("services", "list, add or delete services")
     leaf(services, "list", remote.services_list, "list services with their members and ALIVE members").add_argument(
-        "--search", metavar="TEXT", help="only services whose name contains TEXT (any case)")
+        "--search", metavar="TEXT", help="only services whose name contains TEXT (any case)"
+    )
     leaf(services, "add", remote.services_add, "add a service", ("NAME", "the new service's name"))
-    delete = leaf(services, "delete", remote.services_delete, "delete a service (asks first)", ("NAME", "the service's name"))
+    delete = leaf(
+        services, "delete", remote.services_delete, "delete a service (asks first)", ("NAME", "the service's name")
+    )
     delete.add_argument("--force", action="store_true", help="delete its servers too")
     delete.add_argument("--yes", action="store_true", help="do not ask")
     servers = group("servers", "list, add, drain, enable or delete a service's servers")
@@ -108,11 +123,18 @@ def _parser():
     leaf(servers, "delete", remote.servers_delete, "delete a server", service, server)
     instances = group("instances", "every member of a service, whoever registered it")
     leaf(instances, "list", remote.instances_list, "list members with origin, status, zone and last heartbeat", service)
-    status = commands.add_parser("status", parents=[common], help="each zkidc's connection, cache and counts",
-                                 description="Each zkidc's connection, cache and counts; exit 1 when not ready.")
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="each zkidc's connection, cache and counts",
+        description="Each zkidc's connection, cache and counts; exit 1 when not ready.",
+    )
     status.set_defaults(run=remote.status)
-    completion = commands.add_parser("completion", help="print the shell completion script",
-                                     description='Print the completion script: eval "$(soa-gateway completion bash)".')
+    completion = commands.add_parser(
+        "completion",
+        help="print the shell completion script",
+        description='Print the completion script: eval "$(soa-gateway completion bash)".',
+    )
     completion.add_argument("shell", choices=("bash", "zsh"))
     return parser
 
@@ -204,7 +226,10 @@ def _serve_dev(args):
     server.start()  # stops what it started when it fails (DataDirInUse: another one runs there)
     try:
         ensure_paths(server.hosts, ["/%s/soa/services" % name for name in ("qa", "yz", "g1")])
-        print("ZooKeeper:       %s (zkidcs qa, yz, g1 under /qa, /yz, /g1; data in %s)" % (server.hosts, data_dir), flush=True)
+        print(
+            "ZooKeeper:       %s (zkidcs qa, yz, g1 under /qa, /yz, /g1; data in %s)" % (server.hosts, data_dir),
+            flush=True,
+        )
         print("Development key: %s" % key, flush=True)
         print("Gateway:         http://%s/servicelist?zkidc=qa&key=%s" % (config.bind, key), flush=True)
         _run(config)

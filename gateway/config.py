@@ -16,6 +16,7 @@ unknown names, each value checked and converted by its setting's type
 (``GATEWAY``, ``ZKIDC``, ``KEY``, ``SECTIONS``), a ConfigError naming the
 setting that is wrong.
 """
+
 import math
 import os
 import tomllib
@@ -156,9 +157,14 @@ class ZkidcConfig:
             scheme, _, credential = self.auth.partition(":")
             auth = (scheme, credential)
         if self.acl and (auth is None or auth[0] != "digest" or ":" not in auth[1]):
-            raise ConfigError("[zkidc.%s] acl = true needs auth = \"digest:user:password\"" % self.name)
-        return {"hosts": self.hosts, "session_timeout": self.session_timeout, "auth": auth, "protect": self.acl,
-                "recursive_watches": self.recursive_watches}
+            raise ConfigError('[zkidc.%s] acl = true needs auth = "digest:user:password"' % self.name)
+        return {
+            "hosts": self.hosts,
+            "session_timeout": self.session_timeout,
+            "auth": auth,
+            "protect": self.acl,
+            "recursive_watches": self.recursive_watches,
+        }
 
 
 @dataclass(frozen=True)
@@ -221,9 +227,13 @@ class Config:
             if not key.secret:
                 raise ConfigError("key %r has no secret (%s)" % (key.name, where))
             if key.secret in PLACEHOLDER_SECRETS:
-                raise ConfigError("key %r has the example config's placeholder secret; %s to a random one" % (key.name, where))
+                raise ConfigError(
+                    "key %r has the example config's placeholder secret; %s to a random one" % (key.name, where)
+                )
             if len(key.secret) < MIN_SECRET:
-                raise ConfigError("key %r: its secret is shorter than %d characters (%s)" % (key.name, MIN_SECRET, where))
+                raise ConfigError(
+                    "key %r: its secret is shorter than %d characters (%s)" % (key.name, MIN_SECRET, where)
+                )
             unknown = set(key.rights) - set(RIGHTS)
             if unknown:
                 raise ConfigError("key %r has unknown rights %s" % (key.name, sorted(unknown)))
@@ -248,7 +258,9 @@ class Config:
         how long a login lasts."""
         section = self.section("ui")
         hours = section.get("session_hours", 8)
-        return UiSettings(secret=str(section["secret"]) if section.get("secret") else None, session_seconds=int(hours * 3600))
+        return UiSettings(
+            secret=str(section["secret"]) if section.get("secret") else None, session_seconds=int(hours * 3600)
+        )
 
     def eviction(self):
         from zk.evictor import EvictionSettings
@@ -303,7 +315,11 @@ def _named(environ, prefix, names):
 
 def _prefixed(environ, prefix):
     """Every ``<prefix><SETTING>`` of the environment, by setting."""
-    return {name[len(prefix) :].lower(): value for name, value in environ.items() if name.startswith(prefix) and len(name) > len(prefix)}
+    return {
+        name[len(prefix) :].lower(): value
+        for name, value in environ.items()
+        if name.startswith(prefix) and len(name) > len(prefix)
+    }
 
 
 def _tables(where, doc):
@@ -336,7 +352,9 @@ def from_dict(doc, environ=None, dev=False):
         keys.append(KeyConfig(name, **{"secret": "", **values}))
     extra = {}
     for section, types in SECTIONS.items():
-        values = _section("[%s]" % section, doc.get(section, {}), types, _prefixed(environ, "SOA_GATEWAY_%s_" % section.upper()))
+        values = _section(
+            "[%s]" % section, doc.get(section, {}), types, _prefixed(environ, "SOA_GATEWAY_%s_" % section.upper())
+        )
         if values:
             extra[section] = values
     default = gateway.pop("default_zkidc", next(iter(zkidcs), ""))

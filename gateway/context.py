@@ -4,6 +4,7 @@ A module of its own, importing no blueprint, so that what the views import
 (access.py, health.py, ...) never imports the app factory (app.py), which
 imports every dialect's views.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

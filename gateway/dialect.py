@@ -6,6 +6,7 @@ every error of a URL under one of its prefixes to its ``render``, puts its
 lanes (gateway/lane.py) in front of Flask and keeps its per-app state,
 reached in a view with ``gateway.context.current().state(name)``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator

@@ -4,6 +4,7 @@ Each dialect renders this in its own envelope (``<dialect>/envelope.py``);
 the app sends every error of a URL to the dialect that owns its prefix, so
 even routing errors and oversized bodies answer in the right shape.
 """
+
 import logging
 from dataclasses import dataclass
 

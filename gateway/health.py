@@ -1,4 +1,5 @@
 """Liveness and readiness for load balancers and orchestrators."""
+
 from flask import Blueprint, jsonify
 
 from .context import current

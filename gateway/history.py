@@ -4,6 +4,7 @@ The ops console shows a service's recent changes from here. Nothing is
 shared between workers or replicas and nothing survives a restart: the
 audit log (``soa.audit``) stays the record.
 """
+
 import collections
 import threading
 import time
@@ -31,8 +32,14 @@ class Recent:
         """Remember one audit line (its ``fields``); lines without a zkidc are skipped."""
         if not fields.get("zkidc"):
             return
-        change = Change(time.time(), fields.get("key"), fields.get("action", ""), fields.get("result", ""),
-                        tuple(fields.get("operations", ())), tuple(fields.get("paths", ())))
+        change = Change(
+            time.time(),
+            fields.get("key"),
+            fields.get("action", ""),
+            fields.get("result", ""),
+            tuple(fields.get("operations", ())),
+            tuple(fields.get("paths", ())),
+        )
         with self._lock:
             self._lines[fields["zkidc"]].append(change)
 

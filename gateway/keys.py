@@ -5,6 +5,7 @@ Every call carries a key: ``key`` or ``keys`` among its parameters, or the
 Secrets are compared in constant time (against every configured key, so the
 time does not tell which one nearly matched) and never logged.
 """
+
 import fnmatch
 import hashlib
 import hmac

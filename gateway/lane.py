@@ -19,6 +19,7 @@ Its requests go through the same begin and finish as Flask's
   in the dialect's envelope (the same ``render(describe(error))`` as
   Flask's error handler), never run again in Flask.
 """
+
 from __future__ import annotations
 
 import time
@@ -95,8 +96,15 @@ class Lane:
         """The request's work, or None (or an exception) for Flask to answer it."""
         raise NotImplementedError
 
-    def _failed(self, environ: WSGIEnvironment, start_response: StartResponse, begun: logs.Begun, endpoint: str,
-                prepared: Prepared, error: Exception) -> Iterable[bytes]:
+    def _failed(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        begun: logs.Begun,
+        endpoint: str,
+        prepared: Prepared,
+        error: Exception,
+    ) -> Iterable[bytes]:
         """The dialect's answer to an error met once the work started."""
         with self.app.request_context(environ):  # what the envelopes and describe() read
             if prepared.envelope is not None:
@@ -108,8 +116,26 @@ class Lane:
             response.headers[name] = value
         return response(environ, start_response)
 
-    def _finished(self, environ: WSGIEnvironment, begun: logs.Begun, endpoint: str, prepared: Prepared, status: int,
-                  problem: Problem | None) -> logs.Finished:
-        return logs.Finished(begun.request_id, self.method, environ["PATH_INFO"], status, self.dialect, endpoint,
-                             prepared.key, prepared.catalog.name, prepared.services,
-                             time.monotonic() - begun.started, problem, begun.writes)
+    def _finished(
+        self,
+        environ: WSGIEnvironment,
+        begun: logs.Begun,
+        endpoint: str,
+        prepared: Prepared,
+        status: int,
+        problem: Problem | None,
+    ) -> logs.Finished:
+        return logs.Finished(
+            begun.request_id,
+            self.method,
+            environ["PATH_INFO"],
+            status,
+            self.dialect,
+            endpoint,
+            prepared.key,
+            prepared.catalog.name,
+            prepared.services,
+            time.monotonic() - begun.started,
+            problem,
+            begun.writes,
+        )

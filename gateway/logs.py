@@ -9,6 +9,7 @@ action, znode paths (inside the zkidc, without its chroot), the members
 created with their host:port, result. Heartbeats are not changes and are
 not audited.
 """
+
 import json
 import logging
 import random
@@ -241,7 +242,9 @@ def _members(writes):
         name = path.rsplit("/", 1)[-1]
         if op == "create" and is_member(name):
             member = codec.decode(data)
-            found[name] = "%s:%d" % ("[%s]" % member.host if ":" in member.host else member.host, member.port) if member else None
+            found[name] = (
+                "%s:%d" % ("[%s]" % member.host if ":" in member.host else member.host, member.port) if member else None
+            )
     return found
 
 
@@ -262,7 +265,15 @@ def note_write(op, path, heartbeat, data=None):
             op,
             path,
             "".join(" %s" % endpoint for endpoint in members.values()),
-            extra={"fields": {"audit": True, "key": None, "actor": "gateway", "operations": [op], "paths": [path],
-                              "members": members, "result": "ok"}},
+            extra={
+                "fields": {
+                    "audit": True,
+                    "key": None,
+                    "actor": "gateway",
+                    "operations": [op],
+                    "paths": [path],
+                    "members": members,
+                    "result": "ok",
+                }
+            },
         )
-

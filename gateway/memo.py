@@ -13,6 +13,7 @@ One bound and one clearing rule: a memo holds at most ``limit`` answers
 and is emptied when full (answers of snapshots that are gone then go too;
 the current ones are made again on their next use).
 """
+
 import time
 from collections.abc import Callable, Hashable
 from typing import Any

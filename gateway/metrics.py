@@ -8,6 +8,7 @@ the live objects when Prometheus scrapes, so there is nothing to keep in sync.
 Each gunicorn worker process has its own figures; run one worker per
 replica (the default) or scrape each worker.
 """
+
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -27,8 +28,11 @@ class Metrics:
             "soa_gateway_requests", "HTTP requests answered", ["dialect", "endpoint", "outcome"], registry=self.registry
         )
         self.latency = Histogram(
-            "soa_gateway_request_seconds", "Time to answer, long polls included", ["dialect", "endpoint"],
-            buckets=_BUCKETS, registry=self.registry,
+            "soa_gateway_request_seconds",
+            "Time to answer, long polls included",
+            ["dialect", "endpoint"],
+            buckets=_BUCKETS,
+            registry=self.registry,
         )
         self.registry.register(_Live(gateway))
         self._children = {}  # labels -> (counter, histogram): labels() costs more than the update
@@ -56,17 +60,25 @@ class _Live:
         self.gateway = gateway
 
     def collect(self):
-        connected = GaugeMetricFamily("soa_gateway_zookeeper_connected", "1 while the zkidc's session is connected", labels=["zkidc", "state"])
+        connected = GaugeMetricFamily(
+            "soa_gateway_zookeeper_connected", "1 while the zkidc's session is connected", labels=["zkidc", "state"]
+        )
         services = GaugeMetricFamily("soa_gateway_cached_services", "Services in the watch cache", labels=["zkidc"])
         members = GaugeMetricFamily("soa_gateway_cached_members", "Members in the watch cache", labels=["zkidc"])
-        stale = GaugeMetricFamily("soa_gateway_cache_stale", "1 while the cache may be behind ZooKeeper", labels=["zkidc"])
+        stale = GaugeMetricFamily(
+            "soa_gateway_cache_stale", "1 while the cache may be behind ZooKeeper", labels=["zkidc"]
+        )
         owned = GaugeMetricFamily("soa_gateway_owned_members", "Ephemeral members this process owns", labels=["zkidc"])
         pollers = GaugeMetricFamily("soa_gateway_waiting_pollers", "Long polls waiting for a change", labels=["zkidc"])
         load_seconds = GaugeMetricFamily(
-            "soa_gateway_cache_load_seconds", "Seconds the last load or resync of the services cache took", labels=["zkidc", "kind"]
+            "soa_gateway_cache_load_seconds",
+            "Seconds the last load or resync of the services cache took",
+            labels=["zkidc", "kind"],
         )
         groups_read = GaugeMetricFamily(
-            "soa_gateway_cache_groups_read", "Services read by the last load or resync (a resync skips the unchanged)", labels=["zkidc", "kind"]
+            "soa_gateway_cache_groups_read",
+            "Services read by the last load or resync (a resync skips the unchanged)",
+            labels=["zkidc", "kind"],
         )
         counters = {
             name: CounterMetricFamily("soa_gateway_" + name, text, labels=["zkidc"])

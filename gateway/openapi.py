@@ -5,6 +5,7 @@ it validates with through ``documented()``; the same schema objects are
 then turned into parameters and request bodies by apispec, so the document
 cannot drift from the validation.
 """
+
 import re
 
 from apispec import APISpec
@@ -48,15 +49,32 @@ _HIDDEN = {"ui"}  # the console's HTML pages are not API
 
 # Each dialect's answer envelope, as its envelope.py renders it.
 _ANSWERS = {
-    "admin": {"type": "object", "required": ["code"], "properties": {
-        "code": {"type": "integer", "enum": [0, 1], "description": "1 done, 0 refused"},
-        "reason": {"type": "string", "description": "why, when code is 0"}}},
-    "discovery": {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "integer", "description": "0 done, else an Ecode"}, "message": {"type": "string"},
-        "ttl": {"type": "integer"}, "data": {}}},
-    "polaris": {"type": "object", "required": ["code", "info"], "properties": {
-        "code": {"type": "integer", "description": "200000 done, else status * 1000 + detail"},
-        "info": {"type": "string"}}},
+    "admin": {
+        "type": "object",
+        "required": ["code"],
+        "properties": {
+            "code": {"type": "integer", "enum": [0, 1], "description": "1 done, 0 refused"},
+            "reason": {"type": "string", "description": "why, when code is 0"},
+        },
+    },
+    "discovery": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "integer", "description": "0 done, else an Ecode"},
+            "message": {"type": "string"},
+            "ttl": {"type": "integer"},
+            "data": {},
+        },
+    },
+    "polaris": {
+        "type": "object",
+        "required": ["code", "info"],
+        "properties": {
+            "code": {"type": "integer", "description": "200000 done, else status * 1000 + detail"},
+            "info": {"type": "string"},
+        },
+    },
     "instance": {"type": "object", "description": "JSON answers; plain text 'ok' and errors are text/plain"},
     "health": {"type": "object", "properties": {"status": {"type": "string"}}},
     "openapi": {"type": "object"},
@@ -65,13 +83,17 @@ _ANSWERS = {
 
 def _responses(dialect):
     if dialect == "metrics":
-        return {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+        return {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        }
     ref = {"$ref": "#/components/schemas/%sAnswer" % dialect}
     content = {"application/json": {"schema": ref}}
     if dialect == "instance":
         content["text/plain"] = {"schema": {"type": "string"}}
-    return {"200": {"description": "answer in the dialect's envelope", "content": content},
-            "default": {"description": "error in the dialect's envelope", "content": content}}
+    return {
+        "200": {"description": "answer in the dialect's envelope", "content": content},
+        "default": {"description": "error in the dialect's envelope", "content": content},
+    }
 
 
 def _name(schema):
@@ -89,7 +111,9 @@ def build(app):
         title="soa-gateway",
         version="1",
         openapi_version="3.0.3",
-        info={"description": "Service registry gateway over ZooKeeper: admin, discovery, Polaris and instance dialects."},
+        info={
+            "description": "Service registry gateway over ZooKeeper: admin, discovery, Polaris and instance dialects."
+        },
         plugins=[MarshmallowPlugin(schema_name_resolver=_name)],
     )
     for name, scheme in SECURITY_SCHEMES.items():
@@ -116,7 +140,8 @@ def build(app):
                 operation["security"] = []
             if rule.arguments:
                 operation["parameters"] = [
-                    {"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in sorted(rule.arguments)
+                    {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                    for name in sorted(rule.arguments)
                 ]
             if doc.get("query") is not None:
                 operation.setdefault("parameters", []).append({"in": "query", "schema": doc["query"]})

@@ -10,6 +10,7 @@ bodies are refused when an object repeats a key or nests deeper than
 ``MAX_DEPTH`` (nothing any dialect sends is that deep, and deeper documents
 would break the encoder further down the stack).
 """
+
 import difflib
 import functools
 import json
@@ -22,7 +23,6 @@ from werkzeug.datastructures import MultiDict
 from zk import codec
 from zk.codec import check_host
 from zk.errors import InvalidName, RegistryError
-
 
 MAX_DEPTH = 32
 MAX_BODY = 1 << 20  # bytes; a larger body is refused (413) from its Content-Length, unread
@@ -147,7 +147,9 @@ def single(params, lists=()):
             found[name] = values
             continue
         if len(set(values)) > 1:
-            raise BadRequest("parameter %s is given %d times with different values; give it once" % (name[:64], len(values)))
+            raise BadRequest(
+                "parameter %s is given %d times with different values; give it once" % (name[:64], len(values))
+            )
         found[name] = values[0]
     return found
 

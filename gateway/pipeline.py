@@ -13,6 +13,7 @@ the answer is known, and end() when it is sent:
 A request is begun once: a lane that leaves a request to Flask leaves its
 Begun in the environ, and Flask's begin takes it over.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

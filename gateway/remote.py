@@ -5,6 +5,7 @@ returns an exit code: 0 done, 1 refused or not found, 3 gateway (or its
 ZooKeeper) unreachable. Usage errors are 2, as argparse makes them. The key
 travels in the ``X-Api-Key`` header, never in a URL.
 """
+
 import json
 import sys
 import time
@@ -55,7 +56,9 @@ class Gateway:
             status, body = error.code, error.read()
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise Unreachable("cannot reach the gateway at %s: %s (set --url or SOA_GATEWAY_URL)" % (self.url, reason)) from None
+            raise Unreachable(
+                "cannot reach the gateway at %s: %s (set --url or SOA_GATEWAY_URL)" % (self.url, reason)
+            ) from None
         try:
             doc = json.loads(body)
         except ValueError:
@@ -84,7 +87,9 @@ def table(rows, columns):
     cells = [[title for title, _ in columns]]
     cells += [["-" if row.get(key) is None else str(row.get(key)) for _, key in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells
+    )
 
 
 def _when(ms):
@@ -108,7 +113,10 @@ def services_add(gateway, args):
 def services_delete(gateway, args):
     if not args.yes:
         question = "delete service %s%s%s? [y/N] " % (
-            args.name, " with all its servers" if args.force else "", " on zkidc " + gateway.zkidc if gateway.zkidc else "")
+            args.name,
+            " with all its servers" if args.force else "",
+            " on zkidc " + gateway.zkidc if gateway.zkidc else "",
+        )
         sys.stderr.write(question)
         sys.stderr.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
@@ -132,8 +140,14 @@ def servers_add(gateway, args):
 
 def _set_status(status, done):
     def command(gateway, args):
-        doc = gateway.call("/setserver", {"destName": args.service, "status": status, **server_ref(args.server)}, post=True)
-        _show(args, doc, "%s %s (%s)" % (args.server, done if doc.get("changed") else "was " + status + " already", doc["key"]))
+        doc = gateway.call(
+            "/setserver", {"destName": args.service, "status": status, **server_ref(args.server)}, post=True
+        )
+        _show(
+            args,
+            doc,
+            "%s %s (%s)" % (args.server, done if doc.get("changed") else "was " + status + " already", doc["key"]),
+        )
 
     return command
 
@@ -150,7 +164,15 @@ def servers_delete(gateway, args):
 def instances_list(gateway, args):
     doc = gateway.call("/serverlist", {"destName": args.service, "details": "true"})
     rows = [dict(server, heartbeat=_when(server.get("heartbeat"))) for server in doc["servers"]]
-    columns = [("KEY", "key"), ("HOST", "host"), ("PORT", "port"), ("STATUS", "status"), ("ORIGIN", "origin"), ("ZONE", "zone"), ("LAST HEARTBEAT", "heartbeat")]
+    columns = [
+        ("KEY", "key"),
+        ("HOST", "host"),
+        ("PORT", "port"),
+        ("STATUS", "status"),
+        ("ORIGIN", "origin"),
+        ("ZONE", "zone"),
+        ("LAST HEARTBEAT", "heartbeat"),
+    ]
     _show(args, doc, table(rows, columns))
 
 
@@ -167,10 +189,21 @@ def status(gateway, args):
         except Failed as failure:  # a key without rights on this zkidc, or its ZooKeeper down
             row["error"] = str(failure)
             continue
-        row.update(services=len(services), members=sum(s["members"] for s in services), alive=sum(s["alive"] for s in services))
+        row.update(
+            services=len(services), members=sum(s["members"] for s in services), alive=sum(s["alive"] for s in services)
+        )
     doc = {"status": ready.get("status"), "default_zkidc": ready.get("default_zkidc"), "zkidcs": zkidcs}
-    rows = [dict(row, zkidc=name + (" (default)" if name == doc["default_zkidc"] else "")) for name, row in zkidcs.items()]
-    columns = [("ZKIDC", "zkidc"), ("STATE", "state"), ("CACHE", "cache"), ("SERVICES", "services"), ("MEMBERS", "members"), ("ALIVE", "alive")]
+    rows = [
+        dict(row, zkidc=name + (" (default)" if name == doc["default_zkidc"] else "")) for name, row in zkidcs.items()
+    ]
+    columns = [
+        ("ZKIDC", "zkidc"),
+        ("STATE", "state"),
+        ("CACHE", "cache"),
+        ("SERVICES", "services"),
+        ("MEMBERS", "members"),
+        ("ALIVE", "alive"),
+    ]
     text = "gateway %s: %s\n%s" % (gateway.url, doc["status"], table(rows, columns))
     text += "".join("\n%s: %s" % (name, row["error"]) for name, row in zkidcs.items() if "error" in row)
     _show(args, doc, text)

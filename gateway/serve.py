@@ -4,6 +4,7 @@ Long polls hold a greenlet each, not a thread; kazoo uses its gevent
 handler so that watches and requests share one event loop. The app (and so
 every kazoo client) is built in each worker, after the fork.
 """
+
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication

@@ -7,6 +7,7 @@ The config holds key secrets: it and the log are readable by their owner
 only, in a folder of their own that goes when the process stops (or inside
 a folder the caller cleans up, such as pytest's ``tmp_path``).
 """
+
 import json
 import os
 import shutil

@@ -24,6 +24,7 @@ fork, so gunicorn's arbiter keeps the stock ones. They (and the methods
 overridden below) follow gunicorn's internals, which is why setup.cfg pins
 gunicorn as it pins kazoo; tests/test_worker.py checks what they rely on.
 """
+
 import logging
 import socket
 import time

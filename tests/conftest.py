@@ -1,4 +1,5 @@
 """Real ZooKeeper for every test: one server per session, one chroot per test."""
+
 import itertools
 import os
 import threading
@@ -82,7 +83,10 @@ def config_doc(hosts, prefix, gateway=None, sections=None, **zkidc_options):
     """The config file a real gateway process gets (same shape as make_config)."""
     return {
         "gateway": {"default_zkidc": "qa", **(gateway or {})},
-        "zkidc": {name: {"hosts": "%s%s/%s" % (hosts, prefix, name), "session_timeout": 4.0, **zkidc_options} for name in ZKIDCS},
+        "zkidc": {
+            name: {"hosts": "%s%s/%s" % (hosts, prefix, name), "session_timeout": 4.0, **zkidc_options}
+            for name in ZKIDCS
+        },
         "keys": KEYS,
         **(sections or {}),
     }
@@ -105,7 +109,9 @@ def gateway_process(zk_server, chroot, tmp_path):
     started = []
 
     def start(gateway=None, sections=None, **options):
-        process = GatewayProcess(config_doc(zk_server.hosts, chroot, gateway, sections), directory=tmp_path, **options).start()
+        process = GatewayProcess(
+            config_doc(zk_server.hosts, chroot, gateway, sections), directory=tmp_path, **options
+        ).start()
         started.append(process)
         return process
 

@@ -1,4 +1,5 @@
 """Calls of the discovery API shared by its test modules."""
+
 import json
 import urllib.parse
 import urllib.request
@@ -16,7 +17,9 @@ def instance(**fields):
 
 
 def register(client, key=OPS, addrs=("http://10.0.0.1:8080",), status=1, **fields):
-    return client.post("/discovery/register", data={**instance(**fields), "addrs": list(addrs), "status": status, "key": key}).json
+    return client.post(
+        "/discovery/register", data={**instance(**fields), "addrs": list(addrs), "status": status, "key": key}
+    ).json
 
 
 def renew(client, key=OPS, **fields):
@@ -28,7 +31,9 @@ def cancel(client, key=OPS, **fields):
 
 
 def fetch(client, appid=APPID, env="uat", status=3, key=OPS, **query):
-    return client.get("/discovery/fetch", query_string={"appid": appid, "env": env, "status": status, "key": key, **query}).json
+    return client.get(
+        "/discovery/fetch", query_string={"appid": appid, "env": env, "status": status, "key": key, **query}
+    ).json
 
 
 def hostnames(answer):

@@ -1,6 +1,7 @@
 """Shared by the fault, bad-input and key tests: real gateway processes on
 their own ZooKeeper (a 3-node ensemble for the fault tests), plain HTTP
 calls that time themselves, and znode tree snapshots."""
+
 import contextlib
 import http.client
 import itertools
@@ -62,7 +63,9 @@ def call(base, method, path, params=None, form=None, body=None, headers=None, ti
         connection.request(method, url, body=data, headers=headers)
         response = connection.getresponse()
         payload = response.read()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, payload, time.monotonic() - started)
+        return Answer(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, payload, time.monotonic() - started
+        )
     finally:
         connection.close()
 
@@ -162,7 +165,12 @@ def identity(hostname, zone="sh001", env="uat", appid=APPID):
 
 
 def register(base, hostname, n=1, status=1, key=OPS, **extra):
-    form = {**identity(hostname, **extra), "addrs": "http://10.1.%d.%d:8080" % (n // 250, n % 250 + 1), "status": status, "key": key}
+    form = {
+        **identity(hostname, **extra),
+        "addrs": "http://10.1.%d.%d:8080" % (n // 250, n % 250 + 1),
+        "status": status,
+        "key": key,
+    }
     return call(base, "POST", "/discovery/register", form=form, timeout=15)
 
 
@@ -171,7 +179,9 @@ def renew(base, hostname, key=OPS, **extra):
 
 
 def fetch(base, appid=APPID, env="uat", key=OPS):
-    return call(base, "GET", "/discovery/fetch", params={"appid": appid, "env": env, "status": 3, "key": key}, timeout=15)
+    return call(
+        base, "GET", "/discovery/fetch", params={"appid": appid, "env": env, "status": 3, "key": key}, timeout=15
+    )
 
 
 def fetched_hostnames(answer):

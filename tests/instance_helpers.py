@@ -1,4 +1,5 @@
 """Calls of the instance API shared by its test modules."""
+
 import json
 
 from kazoo.exceptions import NoNodeError

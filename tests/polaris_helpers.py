@@ -1,4 +1,5 @@
 """Calls of the Polaris dialect shared by its test modules."""
+
 import json
 
 from tests.conftest import KEYS, OPS

@@ -1,5 +1,6 @@
 """Optional ZooKeeper ACL mode: outside clients may read what the gateway
 wrote, and only the gateway's digest identity may change or delete it."""
+
 import json
 
 import pytest
@@ -43,7 +44,9 @@ def test_outsiders_read_but_cannot_change_or_delete(protected, zk, services_path
     with pytest.raises(NoAuthError):
         zk.create(services_path + "/svc/member_", b"x", sequence=True)
     # The gateway itself still manages its nodes.
-    assert protected.post("/delserver", query_string={"destName": "svc", "key": OPS, "serverKey": key}).json["code"] == 1
+    assert (
+        protected.post("/delserver", query_string={"destName": "svc", "key": OPS, "serverKey": key}).json["code"] == 1
+    )
     assert protected.post("/delservice", query_string={"destName": "svc", "key": OPS}).json["code"] == 1
 
 
@@ -65,7 +68,15 @@ def test_acl_mode_needs_digest_auth(zk_server, chroot):
 
 def test_a_registered_instance_and_its_lease_are_readable_not_changeable(protected, zk, chroot, services_path):
     """An ephemeral member registered through the discovery API, and its lease."""
-    form = {"zone": "z1", "env": "uat", "appid": "acl.demo", "hostname": "h1", "addrs": "http://10.0.0.1:80", "status": 1, "key": OPS}
+    form = {
+        "zone": "z1",
+        "env": "uat",
+        "appid": "acl.demo",
+        "hostname": "h1",
+        "addrs": "http://10.0.0.1:80",
+        "status": 1,
+        "key": OPS,
+    }
     assert protected.post("/discovery/register", data=form).json["code"] == 0
     service = services_path + "/acl.demo"
     (name,) = zk.get_children(service)

@@ -1,4 +1,5 @@
 """The admin API (seed 002) end to end against a real ZooKeeper."""
+
 import json
 
 import pytest
@@ -11,7 +12,9 @@ def add_service(client, name="ip2city.http", **extra):
 
 
 def add_server(client, host="10.0.0.1", port=8080, service="ip2city.http"):
-    return client.post("/addserver", query_string={"destName": service, "key": OPS, "serverHost": host, "serverPort": port})
+    return client.post(
+        "/addserver", query_string={"destName": service, "key": OPS, "serverHost": host, "serverPort": port}
+    )
 
 
 def servers(client, service="ip2city.http"):
@@ -146,7 +149,9 @@ def test_missing_service_and_server_are_clear_404s(client):
     answer = add_server(client, service="nope")
     assert answer.status_code == 404 and "nope" in answer.json["reason"]
     add_service(client)
-    answer = client.post("/delserver", query_string={"destName": "ip2city.http", "key": OPS, "serverKey": "member_0000000999"})
+    answer = client.post(
+        "/delserver", query_string={"destName": "ip2city.http", "key": OPS, "serverKey": "member_0000000999"}
+    )
     assert answer.status_code == 404 and answer.json["code"] == 0 and "member_0000000999" in answer.json["reason"]
     answer = client.post("/delserver", query_string={"destName": "ip2city.http", "key": OPS, "serverKey": "../x"})
     assert answer.status_code == 400 and "serverKey" in answer.json["reason"]
@@ -168,7 +173,9 @@ def test_delservice_with_members_needs_force(client, zk, services_path):
 
 @pytest.mark.parametrize("endpoint", ["addservice", "delservice", "addserver", "delserver"])
 def test_mutating_endpoints_refuse_get_and_say_post(client, zk, services_path, endpoint):
-    answer = client.get("/" + endpoint, query_string={"destName": "ip2city", "key": OPS, "serverKey": "member_0000000001"})
+    answer = client.get(
+        "/" + endpoint, query_string={"destName": "ip2city", "key": OPS, "serverKey": "member_0000000001"}
+    )
     assert answer.status_code == 405
     assert answer.json["code"] == 0 and "use POST" in answer.json["reason"]
     assert zk.get_children(services_path) == []
@@ -188,7 +195,10 @@ def test_errors_are_json_never_html(client):
 def test_zkidc_selects_the_cluster(client, zk, chroot):
     assert client.post("/addservice", query_string={"destName": "a", "key": OPS, "zkidc": "yz"}).json["code"] == 1
     assert client.post("/addservice", json={"destName": "b", "key": OPS, "zkidc": "g1"}).json["code"] == 1
-    assert client.post("/addservice", query_string={"destName": "c", "key": OPS}, headers={"X-Zkidc": "g1"}).json["code"] == 1
+    assert (
+        client.post("/addservice", query_string={"destName": "c", "key": OPS}, headers={"X-Zkidc": "g1"}).json["code"]
+        == 1
+    )
     assert zk.get_children(chroot + "/yz/soa/services") == ["a"]
     assert sorted(zk.get_children(chroot + "/g1/soa/services")) == ["b", "c"]
     assert zk.get_children(chroot + "/qa/soa/services") == []
@@ -204,15 +214,30 @@ def test_foreign_members_do_not_break_serverlist(client, zk, services_path):
     zk.create(base + "member_garbage", b"\xff\xfe not json")
     zk.create(base + "member_partial", b'{"serviceEndpoint": {"host": "10.0.0.2"}}')
     zk.create(base + "member_plain", b"10.0.0.3:9090")
-    zk.create(base + "member_aurora", json.dumps({
-        "serviceEndpoint": {"host": "10.0.0.4", "port": 31000},
-        "additionalEndpoints": {"http": {"host": "10.0.0.4", "port": 31001}},
-        "status": "ALIVE", "shard": 3,
-    }).encode())
+    zk.create(
+        base + "member_aurora",
+        json.dumps(
+            {
+                "serviceEndpoint": {"host": "10.0.0.4", "port": 31000},
+                "additionalEndpoints": {"http": {"host": "10.0.0.4", "port": 31001}},
+                "status": "ALIVE",
+                "shard": 3,
+            }
+        ).encode(),
+    )
     zk.create(base + "lock-not-a-member", b"")
     zk.create(base + "member_empty", b"")
-    expected = {"member_0000000000", "member_garbage", "member_partial", "member_plain", "member_aurora", "member_empty"}
-    listed = eventually(lambda: (lambda got: got if set(got) == expected else None)({s["key"]: s for s in servers(client)}))
+    expected = {
+        "member_0000000000",
+        "member_garbage",
+        "member_partial",
+        "member_plain",
+        "member_aurora",
+        "member_empty",
+    }
+    listed = eventually(
+        lambda: (lambda got: got if set(got) == expected else None)({s["key"]: s for s in servers(client)})
+    )
     assert listed["member_aurora"]["host"] == "10.0.0.4" and listed["member_aurora"]["port"] == 31000
     assert listed["member_plain"]["port"] == 9090
     assert listed["member_garbage"]["host"] is None and "raw" in listed["member_garbage"]
@@ -222,6 +247,7 @@ def test_foreign_members_do_not_break_serverlist(client, zk, services_path):
 def test_service_node_with_odd_data_is_listed(client, zk, services_path):
     zk.create(services_path + "/odd", b"\x00\x01 definitely not json")
     zk.create(services_path + "/bad name with spaces", b"")
+
     def names():
         return [s["service"] for s in client.get("/servicelist", query_string={"key": OPS}).json["services"]]
 

@@ -1,4 +1,5 @@
 """Keys on the admin API: every refusal leaves ZooKeeper untouched."""
+
 import pytest
 
 from tests.conftest import KEYS, OPS
@@ -14,13 +15,14 @@ WRITES = [
 @pytest.fixture
 def seeded(client, zk, services_path):
     client.post("/addservice", query_string={"destName": "ip2city.http", "key": OPS})
-    client.post("/addserver", query_string={"destName": "ip2city.http", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80})
+    client.post(
+        "/addserver", query_string={"destName": "ip2city.http", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80}
+    )
     client.post("/addservice", query_string={"destName": "other", "key": OPS, "zkidc": "yz"})
 
     def snapshot():
         return sorted(
-            (path, tuple(sorted(zk.get_children(path))))
-            for path in (services_path, services_path + "/ip2city.http")
+            (path, tuple(sorted(zk.get_children(path)))) for path in (services_path, services_path + "/ip2city.http")
         )
 
     return snapshot
@@ -61,7 +63,9 @@ def test_refused_writes_change_nothing(client, seeded, endpoint, params, who, st
 
 
 def test_delservice_needs_the_delete_right(client, seeded, zk, services_path):
-    answer = client.post("/delservice", query_string={"destName": "ip2city.http", "force": "true", "key": secret("writer")})
+    answer = client.post(
+        "/delservice", query_string={"destName": "ip2city.http", "force": "true", "key": secret("writer")}
+    )
     assert answer.status_code == 403 and "may not delete" in answer.json["reason"]
     assert zk.exists(services_path + "/ip2city.http")
 

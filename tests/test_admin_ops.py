@@ -1,5 +1,6 @@
 """Admin additions for ops (issue 15): draining, delete by address, search
 and counts, server details. Without the new parameters the seed's answers stay."""
+
 import json
 
 import pytest
@@ -39,7 +40,12 @@ def test_drain_and_enable_replace_the_member_with_the_new_status(client, zk, ser
 def test_setserver_is_idempotent(client, zk, services_path):
     add_service(client)
     key = add_server(client).json["key"]
-    assert setserver(client, serverKey=key, status="ALIVE").json == {"code": 1, "key": key, "status": "ALIVE", "changed": False}
+    assert setserver(client, serverKey=key, status="ALIVE").json == {
+        "code": 1,
+        "key": key,
+        "status": "ALIVE",
+        "changed": False,
+    }
     stopped = setserver(client, serverKey=key, status="STOPPED").json["key"]
     again = setserver(client, serverHost="10.0.0.1", serverPort="8080", status="STOPPED").json
     assert again == {"code": 1, "key": stopped, "status": "STOPPED", "changed": False}
@@ -48,7 +54,13 @@ def test_setserver_is_idempotent(client, zk, services_path):
 
 def test_setserver_keeps_a_foreign_members_fields(client, zk, services_path):
     add_service(client)
-    doc = {"serviceEndpoint": {"host": "10.0.0.4", "port": 31000}, "additionalEndpoints": {}, "status": "ALIVE", "shard": 3, "extra": [1]}
+    doc = {
+        "serviceEndpoint": {"host": "10.0.0.4", "port": 31000},
+        "additionalEndpoints": {},
+        "status": "ALIVE",
+        "shard": 3,
+        "extra": [1],
+    }
     zk.create("%s/%s/member_" % (services_path, SERVICE), json.dumps(doc).encode(), sequence=True)
     eventually(lambda: servers(client))
     new = setserver(client, serverHost="10.0.0.4", serverPort="31000", status="STOPPED").json["key"]
@@ -62,7 +74,10 @@ def test_setserver_refuses_application_instances_and_unreadable_members(client, 
     listed = eventually(lambda: (lambda got: got if len(got) == 2 else None)(servers(client, discovery.APPID)))
     before = sorted(zk.get_children("%s/%s" % (services_path, discovery.APPID)))
     for server in listed:
-        answer = client.post("/setserver", data={"destName": discovery.APPID, "key": OPS, "serverKey": server["key"], "status": "STOPPED"})
+        answer = client.post(
+            "/setserver",
+            data={"destName": discovery.APPID, "key": OPS, "serverKey": server["key"], "status": "STOPPED"},
+        )
         assert answer.status_code == 409 and answer.json["code"] == 0
         assert "instance" in answer.json["reason"] or "not ServerSet JSON" in answer.json["reason"]
     assert sorted(zk.get_children("%s/%s" % (services_path, discovery.APPID))) == before
@@ -73,7 +88,10 @@ def test_setserver_refuses_application_instances_and_unreadable_members(client, 
     [
         ({"status": "STOPPED"}, "give serverKey, or serverHost and serverPort"),
         ({"serverHost": "10.0.0.1", "status": "STOPPED"}, "give serverKey, or serverHost and serverPort"),
-        ({"serverKey": "member_0000000000", "serverHost": "10.0.0.1", "serverPort": "8080", "status": "STOPPED"}, "give serverKey"),
+        (
+            {"serverKey": "member_0000000000", "serverHost": "10.0.0.1", "serverPort": "8080", "status": "STOPPED"},
+            "give serverKey",
+        ),
         ({"serverKey": "member_0000000000", "status": "DEAD"}, "status"),
         ({"serverKey": "member_0000000000"}, "status"),
         ({"serverHost": "not a host!", "serverPort": "8080", "status": "ALIVE"}, "serverHost"),
@@ -99,10 +117,14 @@ def test_delserver_by_host_and_port(client, zk, services_path):
     add_service(client)
     key = add_server(client, "10.0.0.1", 8080).json["key"]
     other = add_server(client, "10.0.0.1", 8081).json["key"]
-    gone = client.post("/delserver", data={"destName": SERVICE, "key": OPS, "serverHost": "10.0.0.1", "serverPort": "8080"})
+    gone = client.post(
+        "/delserver", data={"destName": SERVICE, "key": OPS, "serverHost": "10.0.0.1", "serverPort": "8080"}
+    )
     assert gone.json == {"code": 1, "key": key}
     assert zk.get_children("%s/%s" % (services_path, SERVICE)) == [other]
-    again = client.post("/delserver", data={"destName": SERVICE, "key": OPS, "serverHost": "10.0.0.1", "serverPort": "8080"})
+    again = client.post(
+        "/delserver", data={"destName": SERVICE, "key": OPS, "serverHost": "10.0.0.1", "serverPort": "8080"}
+    )
     assert again.status_code == 404 and "10.0.0.1:8080" in again.json["reason"]
 
 
@@ -118,13 +140,25 @@ def test_servicelist_search_offset_limit_total_and_counts(client):
         assert answer.status_code == 200, answer.json
         return answer.json
 
-    assert listing() == {"code": 1, "services": [{"service": n} for n in sorted(["pay.http", "pay.grpc", "Payroll", "search.http", "user.http"])], "stale": False}
-    assert listing(search="PAY") == {"code": 1, "services": [{"service": "Payroll"}, {"service": "pay.grpc"}, {"service": "pay.http"}], "total": 3, "stale": False}
+    assert listing() == {
+        "code": 1,
+        "services": [{"service": n} for n in sorted(["pay.http", "pay.grpc", "Payroll", "search.http", "user.http"])],
+        "stale": False,
+    }
+    assert listing(search="PAY") == {
+        "code": 1,
+        "services": [{"service": "Payroll"}, {"service": "pay.grpc"}, {"service": "pay.http"}],
+        "total": 3,
+        "stale": False,
+    }
     assert listing(search="pay", offset=1, limit=1)["services"] == [{"service": "pay.grpc"}]
-    assert listing(offset=4)["services"] == [{"service": "user.http"}] and listing(offset=9) ["services"] == []
+    assert listing(offset=4)["services"] == [{"service": "user.http"}] and listing(offset=9)["services"] == []
     assert listing(limit=0) == {"code": 1, "services": [], "total": 5, "stale": False}
     counted = listing(search="pay.", counts="true")["services"]
-    assert counted == [{"service": "pay.grpc", "members": 0, "alive": 0}, {"service": "pay.http", "members": 2, "alive": 1}]
+    assert counted == [
+        {"service": "pay.grpc", "members": 0, "alive": 0},
+        {"service": "pay.http", "members": 2, "alive": 1},
+    ]
 
 
 @pytest.mark.parametrize("query", [{"offset": "-1"}, {"limit": "x"}, {"counts": "maybe"}, {"search": "x" * 129}])
@@ -137,7 +171,10 @@ def test_serverlist_details_show_origin_zone_and_heartbeat(client, zk, services_
     add_service(client, name=discovery.APPID)
     add_server(client, "10.0.0.5", 80, service=discovery.APPID)
     assert discovery.register(client)["code"] == 0
-    zk.create("%s/%s/member_foreign" % (services_path, discovery.APPID), b'{"serviceEndpoint":{"host":"10.0.0.6","port":81},"status":"ALIVE"}')
+    zk.create(
+        "%s/%s/member_foreign" % (services_path, discovery.APPID),
+        b'{"serviceEndpoint":{"host":"10.0.0.6","port":81},"status":"ALIVE"}',
+    )
 
     def details():
         answer = client.get("/serverlist", query_string={"key": OPS, "destName": discovery.APPID, "details": "true"})

@@ -3,6 +3,7 @@ session expiry, and losing ZooKeeper never turns into "nobody is there".
 
 The tests that use ``client`` run twice: with the recursive watch of
 ZooKeeper 3.6+ and with the one-shot watches older servers get."""
+
 import json
 import time
 
@@ -26,7 +27,9 @@ def keys_of(client, service="svc"):
 
 
 def member(host, port):
-    return json.dumps({"serviceEndpoint": {"host": host, "port": port}, "additionalEndpoints": {}, "status": "ALIVE"}).encode()
+    return json.dumps(
+        {"serviceEndpoint": {"host": host, "port": port}, "additionalEndpoints": {}, "status": "ALIVE"}
+    ).encode()
 
 
 def expire(zk_server, catalog):
@@ -46,7 +49,9 @@ def test_outside_writes_show_up_promptly(client, zk, services_path):
     name = path.rsplit("/", 1)[1]
     eventually(lambda: keys_of(client) == [name])
     zk.set(path, member("10.0.0.2", 81))
-    eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["servers"][0]["port"] == 81)
+    eventually(
+        lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["servers"][0]["port"] == 81
+    )
     zk.delete(path)
     eventually(lambda: keys_of(client) == [])
     zk.delete(services_path + "/svc")
@@ -87,13 +92,14 @@ def test_a_view_never_shows_half_a_transaction(app, zk, services_path):
         txn.create(services_path + "/svc/member_", member("10.0.0.1", 81 + n), sequence=True)
         txn.delete(path)
         path = txn.commit()[0]
-        eventually(lambda: path.rsplit("/", 1)[1] in tree.group("svc").leaves)
+        eventually(lambda path=path: path.rsplit("/", 1)[1] in tree.group("svc").leaves)
     eventually(lambda: set(tree.group("svc").leaves) == {path.rsplit("/", 1)[1]})
     assert seen and set(seen) == {1}
 
 
-def test_an_ensemble_without_recursive_watches_gets_one_shot_watches(zk_server, chroot, zk, services_path,
-                                                                      monkeypatch, caplog):
+def test_an_ensemble_without_recursive_watches_gets_one_shot_watches(
+    zk_server, chroot, zk, services_path, monkeypatch, caplog
+):
     """A server before 3.6 answers addWatch with UNIMPLEMENTED and drops the
     connection. Here the real server is sent an opcode it does not know,
     which it answers the same way."""
@@ -103,14 +109,20 @@ def test_an_ensemble_without_recursive_watches_gets_one_shot_watches(zk_server, 
         client = app.test_client()
         zk.create(services_path + "/svc")
         cluster = app.extensions["soa"].registry.get("qa").cluster
-        assert eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["code"] == 1,
-                          timeout=10)
+        assert eventually(
+            lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["code"] == 1,
+            timeout=10,
+        )
         assert cluster.recursive_watches is False
         assert "no persistent watches" in caplog.text
         path = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True)
         eventually(lambda: keys_of(client) == [path.rsplit("/", 1)[1]])
         zk.set(path, member("10.0.0.1", 81))
-        eventually(lambda: client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["servers"][0]["port"] == 81)
+        eventually(
+            lambda: (
+                client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json["servers"][0]["port"] == 81
+            )
+        )
         zk.delete(path)
         eventually(lambda: keys_of(client) == [])
     finally:
@@ -157,7 +169,9 @@ def test_zookeeper_down_serves_last_view_marked_stale_then_recovers(own_server):
     client = app.test_client()
     try:
         client.post("/addservice", query_string={"destName": "svc", "key": OPS})
-        added = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80})
+        added = client.post(
+            "/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80}
+        )
         assert added.json["code"] == 1
         own_server.stop()
         catalog = app.extensions["soa"].registry.get("qa")
@@ -167,14 +181,18 @@ def test_zookeeper_down_serves_last_view_marked_stale_then_recovers(own_server):
         assert answer.json["stale"] is True and answer.headers["X-Soa-Stale"] == "true"
         assert [s["host"] for s in answer.json["servers"]] == ["10.0.0.1"]
         started = time.monotonic()
-        write = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.2", "serverPort": 80})
+        write = client.post(
+            "/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.2", "serverPort": 80}
+        )
         assert time.monotonic() - started < 2.5
         assert write.status_code == 503 and write.json["code"] == 0 and "ZooKeeper" in write.json["reason"]
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json["zkidcs"]["qa"]["cache"] == "stale"
         own_server.start()
         eventually(lambda: client.get("/readyz").status_code == 200, timeout=20)
-        again = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.2", "serverPort": 80})
+        again = client.post(
+            "/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.2", "serverPort": 80}
+        )
         assert again.json["code"] == 1
         fresh = client.get("/serverlist", query_string={"destName": "svc", "key": OPS}).json
         assert fresh["stale"] is False and len(fresh["servers"]) == 2

@@ -1,5 +1,6 @@
 """Loading a large tree: never bound by op_timeout, never abandoned, visible
 while it runs, and a reconnect re-reads only what changed."""
+
 import collections
 import json
 import socket
@@ -15,7 +16,9 @@ from zk.errors import Unavailable
 
 def member(n):
     host = "10.0.%d.%d" % (n // 250, n % 250 + 1)
-    return json.dumps({"serviceEndpoint": {"host": host, "port": 8080}, "additionalEndpoints": {}, "status": "ALIVE"}).encode()
+    return json.dumps(
+        {"serviceEndpoint": {"host": host, "port": 8080}, "additionalEndpoints": {}, "status": "ALIVE"}
+    ).encode()
 
 
 def fill(zk, services_path, services, members):
@@ -23,7 +26,11 @@ def fill(zk, services_path, services, members):
     names = ["svc%04d" % i for i in range(services)]
     for result in [zk.create_async("%s/%s" % (services_path, name), b"") for name in names]:
         result.get(timeout=30)
-    pending = [zk.create_async("%s/%s/member_" % (services_path, name), member(m), sequence=True) for name in names for m in range(members)]
+    pending = [
+        zk.create_async("%s/%s/member_" % (services_path, name), member(m), sequence=True)
+        for name in names
+        for m in range(members)
+    ]
     for result in pending:
         result.get(timeout=30)
     return names
@@ -61,17 +68,24 @@ def test_a_load_longer_than_op_timeout_finishes_and_shows_its_progress(zk, zk_se
         qa = eventually(loading, timeout=20)
         assert qa["load"]["total"] == 1200 and qa["load"]["services"] < 1200
         assert client.get("/readyz").status_code == 503
-        other = client.get("/servicelist", query_string={"key": OPS, "zkidc": "yz"})  # one zkidc loading starves no other
+        other = client.get(
+            "/servicelist", query_string={"key": OPS, "zkidc": "yz"}
+        )  # one zkidc loading starves no other
         assert other.status_code == 200 and other.json["services"] == []
 
         admin = client.get("/servicelist", query_string={"key": OPS})
         assert admin.status_code == 503 and "loading" in admin.json["reason"] and "services" not in admin.json
         serverlist = client.get("/serverlist", query_string={"destName": names[0], "key": OPS})
         assert serverlist.status_code == 503 and "loading" in serverlist.json["reason"]
-        discovery = client.get("/discovery/fetch", query_string={"appid": names[0], "env": "prod", "status": 3, "key": OPS}).json
+        discovery = client.get(
+            "/discovery/fetch", query_string={"appid": names[0], "env": "prod", "status": 3, "key": OPS}
+        ).json
         assert discovery["code"] == -500 and "loading" in discovery["message"] and "data" not in discovery
-        polaris = client.post("/v1/Discover", json={"type": 1, "service": {"name": names[0], "namespace": "default"}},
-                              headers={"X-Polaris-Token": OPS})
+        polaris = client.post(
+            "/v1/Discover",
+            json={"type": 1, "service": {"name": names[0], "namespace": "default"}},
+            headers={"X-Polaris-Token": OPS},
+        )
         assert polaris.status_code >= 500 and "loading" in polaris.json["info"] and not polaris.json.get("instances")
         instance = client.get("/api/instance/list", query_string={"serviceName": names[0], "key": OPS})
         assert instance.status_code == 503 and "loading" in instance.get_data(as_text=True)
@@ -153,7 +167,9 @@ def test_a_reconnect_rereads_only_what_changed(zk, zk_server, chroot, services_p
         assert len(reads) <= 20, reads  # a full reload would be 3 a service, 9,000 here
         assert catalog.tree.last_load.read == 1  # names[0]; names[2] is gone from the root's list
 
-        servers = eventually(lambda: client.get("/serverlist", query_string={"destName": names[0], "key": OPS}).json["servers"])
+        servers = eventually(
+            lambda: client.get("/serverlist", query_string={"destName": names[0], "key": OPS}).json["servers"]
+        )
         assert len(servers) == 3
         assert client.get("/serverlist", query_string={"destName": names[2], "key": OPS}).status_code == 404
         assert len(client.get("/servicelist", query_string={"key": OPS}).json["services"]) == services - 1

@@ -1,5 +1,6 @@
 """`soa-gateway serve --dev`: the first command of the README, for real, and
 the command line itself (help, version, completion, a busy port)."""
+
 import importlib.metadata
 import json
 import os
@@ -23,7 +24,19 @@ def start_dev(tmp_path, extra_env=None, wait_lines=True):
     env = {**os.environ, "SOA_GATEWAY_DEV_KEY": "dev-key-for-tests", **(extra_env or {})}
     with open(tmp_path / "stderr.log", "ab") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--dev", "--bind", "127.0.0.1:%d" % port, "--zk-port", str(zk_port), "--data-dir", data_dir],
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--dev",
+                "--bind",
+                "127.0.0.1:%d" % port,
+                "--zk-port",
+                str(zk_port),
+                "--data-dir",
+                data_dir,
+            ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             env=env,
@@ -35,8 +48,13 @@ def start_dev(tmp_path, extra_env=None, wait_lines=True):
 
 def soa_gateway(*argv, env=None, timeout=30):
     """Run the soa-gateway command line; the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "gateway", *argv], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def get(url):
@@ -57,7 +75,9 @@ def test_dev_serves_three_zkidcs_and_stops_its_zookeeper(tmp_path, stop_signal):
         wait_ready(port)
         for zkidc in ("qa", "yz", "g1"):
             request = urllib.request.Request(
-                "http://127.0.0.1:%d/addservice?destName=hello.%s&key=dev-key-for-tests&zkidc=%s" % (port, zkidc, zkidc), method="POST"
+                "http://127.0.0.1:%d/addservice?destName=hello.%s&key=dev-key-for-tests&zkidc=%s"
+                % (port, zkidc, zkidc),
+                method="POST",
             )
             with urllib.request.urlopen(request, timeout=5) as answer:
                 assert json.loads(answer.read())["code"] == 1
@@ -88,8 +108,19 @@ def test_a_second_dev_start_on_the_same_data_dir_fails_at_once_naming_the_first(
     process, port, zk_port, data_dir, _ = start_dev(tmp_path)
     try:
         wait_ready(port)
-        command = [sys.executable, "-m", "gateway", "serve", "--dev", "--bind", "127.0.0.1:%d" % free_port(),
-                   "--zk-port", str(free_port()), "--data-dir", data_dir]
+        command = [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--dev",
+            "--bind",
+            "127.0.0.1:%d" % free_port(),
+            "--zk-port",
+            str(free_port()),
+            "--data-dir",
+            data_dir,
+        ]
         second = subprocess.run(command, capture_output=True, text=True, timeout=30)
         assert second.returncode == 1
         assert "data directory %s is in use" % data_dir in second.stderr
@@ -105,14 +136,22 @@ def test_a_second_dev_start_on_the_same_data_dir_fails_at_once_naming_the_first(
 @pytest.mark.parametrize(
     "text, words",
     [
-        ('[gateway]\ndefault_zkidc = "nope"\n[zkidc.qa]\nhosts = "127.0.0.1:1"\n', "default_zkidc 'nope' is not a configured zkidc"),
-        ('[zkidc.qa]\nhosts = "127.0.0.1:1"\n[eviction]\ninterval = "abc"\n', "[eviction] interval must be a number, not 'abc'"),
+        (
+            '[gateway]\ndefault_zkidc = "nope"\n[zkidc.qa]\nhosts = "127.0.0.1:1"\n',
+            "default_zkidc 'nope' is not a configured zkidc",
+        ),
+        (
+            '[zkidc.qa]\nhosts = "127.0.0.1:1"\n[eviction]\ninterval = "abc"\n',
+            "[eviction] interval must be a number, not 'abc'",
+        ),
     ],
 )
 def test_config_mode_refuses_a_broken_config_clearly_before_any_worker_starts(tmp_path, text, words):
     path = tmp_path / "gateway.toml"
     path.write_text(text)
-    result = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(path)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(path)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode != 0
     assert words in result.stderr
     assert "Traceback" not in result.stderr and "Booting worker" not in result.stderr
@@ -125,7 +164,16 @@ def test_a_busy_port_fails_at_once_naming_bind_and_its_variable(tmp_path):
         port = taken.getsockname()[1]
         data_dir = tmp_path / "zk-dev"
         started = time.monotonic()
-        dev = soa_gateway("serve", "--dev", "--bind", "127.0.0.1:%d" % port, "--zk-port", str(free_port()), "--data-dir", str(data_dir))
+        dev = soa_gateway(
+            "serve",
+            "--dev",
+            "--bind",
+            "127.0.0.1:%d" % port,
+            "--zk-port",
+            str(free_port()),
+            "--data-dir",
+            str(data_dir),
+        )
         assert time.monotonic() - started < 4  # gunicorn alone retries for five seconds
         config = tmp_path / "gateway.toml"
         config.write_text('[zkidc.qa]\nhosts = "127.0.0.1:1"\n')
@@ -133,7 +181,8 @@ def test_a_busy_port_fails_at_once_naming_bind_and_its_variable(tmp_path):
     for result in (dev, configured):
         assert result.returncode == 1
         assert result.stderr.strip().splitlines()[-1] == (
-            "soa-gateway: 127.0.0.1:%d is already in use; listen elsewhere with --bind HOST:PORT or SOA_GATEWAY_BIND" % port
+            "soa-gateway: 127.0.0.1:%d is already in use; listen elsewhere with --bind HOST:PORT or SOA_GATEWAY_BIND"
+            % port
         )
         assert "Gateway:" not in result.stdout and "Traceback" not in result.stderr
     assert not data_dir.exists()  # no ZooKeeper was started for nothing
@@ -186,23 +235,47 @@ def test_bind_is_the_address_the_replica_advertises(tmp_path):
 def test_help_is_plain_text_and_version_is_printed():
     result = soa_gateway("--help")
     assert result.returncode == 0
-    for word in ("serve", "services", "servers", "instances", "status", "SOA_GATEWAY_URL", "SOA_GATEWAY_BIND", "exit codes"):
+    for word in (
+        "serve",
+        "services",
+        "servers",
+        "instances",
+        "status",
+        "SOA_GATEWAY_URL",
+        "SOA_GATEWAY_BIND",
+        "exit codes",
+    ):
         assert word in result.stdout
     assert "``" not in result.stdout and ":class:" not in result.stdout
     serve = soa_gateway("serve", "--help").stdout
     assert "--bind" in serve and "--zk-port" in serve and "--data-dir" in serve and "``" not in serve
     version = soa_gateway("--version")
-    assert version.returncode == 0 and version.stdout.strip() == "soa-gateway " + importlib.metadata.version("soa-gateway")
+    assert version.returncode == 0 and version.stdout.strip() == "soa-gateway " + importlib.metadata.version(
+        "soa-gateway"
+    )
 
 
-@pytest.mark.parametrize("shell, expected", [("bash", "drain"), ("zsh", "drain:take a server out of traffic (STOPPED)")])
+@pytest.mark.parametrize(
+    "shell, expected", [("bash", "drain"), ("zsh", "drain:take a server out of traffic (STOPPED)")]
+)
 def test_shell_completion(tmp_path, shell, expected):
     out = tmp_path / "completions"
     line = "soa-gateway servers d"
-    env = {"_ARGCOMPLETE": "1", "_ARGCOMPLETE_SHELL": shell, "COMP_LINE": line, "COMP_POINT": str(len(line)),
-           "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
-    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "soa-gateway")], env={**os.environ, **env},
-                            capture_output=True, text=True, timeout=30, pass_fds=())
+    env = {
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_SHELL": shell,
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+    }
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "soa-gateway")],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        pass_fds=(),
+    )
     assert result.returncode == 0, result.stderr
     offered = out.read_text().split("\v")
     assert expected in offered and not any(choice.startswith(("list", "add")) for choice in offered)

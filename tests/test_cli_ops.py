@@ -1,5 +1,6 @@
 """The ops commands of `soa-gateway` against a real gateway process: what an
 operator types, what a script reads (--json), and the exit codes."""
+
 import json
 import os
 import subprocess
@@ -16,7 +17,9 @@ def cli(gw, *argv, key=OPS, stdin=""):
     """Run `soa-gateway ARGV` against ``gw``; (exit code, stdout, stderr)."""
     env = {**os.environ, "SOA_GATEWAY_URL": gw.url, "SOA_GATEWAY_KEY": key}
     env.pop("SOA_GATEWAY_ZKIDC", None)
-    result = subprocess.run([sys.executable, "-m", "gateway", *argv], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *argv], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, result.stdout, result.stderr
 
@@ -69,7 +72,10 @@ def test_servers_add_drain_enable_delete(own_gateway, zk):
     drained = out.split("(")[-1].rstrip(")\n")
     assert code == 0 and out.startswith("10.0.0.1:8080 drained") and drained != key
     assert member(zk, prefix, "cli.ip2city", drained)["status"] == "STOPPED"  # what a ServerSet reader sees
-    assert cli(gw, "servers", "drain", "cli.ip2city", drained)[1] == "%s was STOPPED already (%s)\n" % (drained, drained)
+    assert cli(gw, "servers", "drain", "cli.ip2city", drained)[1] == "%s was STOPPED already (%s)\n" % (
+        drained,
+        drained,
+    )
     code, out, _ = cli(gw, "servers", "list", "cli.ip2city")
     assert rows(out)[0] == ["KEY", "HOST", "PORT", "STATUS"]
     assert sorted(row[1:] for row in rows(out)[1:]) == [["10.0.0.1", "8080", "STOPPED"], ["fe80::1", "8081", "ALIVE"]]
@@ -86,14 +92,23 @@ def test_instances_list_shows_every_members_origin_zone_and_heartbeat(own_gatewa
     gw = own_gateway[0]
     cli(gw, "services", "add", "cli.account")
     cli(gw, "servers", "add", "cli.account", "10.0.0.5:80")
-    form = {"zone": "sh001", "env": "uat", "appid": "cli.account", "hostname": "host-1", "addrs": "http://10.0.0.6:8080", "status": 1}
+    form = {
+        "zone": "sh001",
+        "env": "uat",
+        "appid": "cli.account",
+        "hostname": "host-1",
+        "addrs": "http://10.0.0.6:8080",
+        "status": 1,
+    }
     assert http(gw.url, "/discovery/register", form, method="POST")["code"] == 0
     code, out, _ = cli(gw, "instances", "list", "cli.account")
     table = rows(out)
     assert code == 0 and table[0] == ["KEY", "HOST", "PORT", "STATUS", "ORIGIN", "ZONE", "LAST", "HEARTBEAT"]
     by_host = {row[1]: row for row in table[1:]}
     assert by_host["10.0.0.5"][2:] == ["80", "ALIVE", "admin", "-", "-"]
-    assert by_host["10.0.0.6"][2:6] == ["8080", "ALIVE", "discovery", "sh001"] and by_host["10.0.0.6"][6].startswith("20")
+    assert by_host["10.0.0.6"][2:6] == ["8080", "ALIVE", "discovery", "sh001"] and by_host["10.0.0.6"][6].startswith(
+        "20"
+    )
 
 
 def test_status_shows_each_zkidc(own_gateway):
@@ -134,6 +149,11 @@ def test_refusals_and_usage_errors_are_one_line_and_an_exit_code(own_gateway, ar
 
 def test_an_unreachable_gateway_is_exit_code_3():
     env = {**os.environ, "SOA_GATEWAY_URL": "http://127.0.0.1:%d" % free_port()}
-    result = subprocess.run([sys.executable, "-m", "gateway", "services", "list"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "services", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 3 and result.stdout == ""
-    assert result.stderr.startswith("soa-gateway: cannot reach the gateway at http://127.0.0.1:") and len(result.stderr.splitlines()) == 1
+    assert (
+        result.stderr.startswith("soa-gateway: cannot reach the gateway at http://127.0.0.1:")
+        and len(result.stderr.splitlines()) == 1
+    )

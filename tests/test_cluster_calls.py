@@ -1,9 +1,10 @@
 """Cluster: session listeners and bounded calls."""
+
 import pytest
 
 from zk.cluster import Cluster
-from zk.handlers import make_handler
 from zk.errors import Unavailable
+from zk.handlers import make_handler
 
 
 def test_a_session_listener_added_after_connecting_still_sees_the_session(zk_server, chroot):

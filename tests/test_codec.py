@@ -1,4 +1,5 @@
 """The ServerSet codec and the name rules, as pure units."""
+
 import json
 
 import pytest
@@ -27,9 +28,21 @@ def test_encode_is_serverset_json_and_round_trips():
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\xff\xfe", b"null", b"[]", b"42", b'"x"', b"{}", b'{"serviceEndpoint": 1}',
-     b'{"serviceEndpoint": {"host": "", "port": 1}}', b'{"serviceEndpoint": {"host": "h", "port": 0}}',
-     b'{"serviceEndpoint": {"host": "h", "port": true}}', b"not json at all", b"{" * 5000],
+    [
+        b"",
+        b"\xff\xfe",
+        b"null",
+        b"[]",
+        b"42",
+        b'"x"',
+        b"{}",
+        b'{"serviceEndpoint": 1}',
+        b'{"serviceEndpoint": {"host": "", "port": 1}}',
+        b'{"serviceEndpoint": {"host": "h", "port": 0}}',
+        b'{"serviceEndpoint": {"host": "h", "port": true}}',
+        b"not json at all",
+        b"{" * 5000,
+    ],
 )
 def test_decode_never_raises_on_foreign_data(data):
     assert codec.decode(data) is None
@@ -38,7 +51,9 @@ def test_decode_never_raises_on_foreign_data(data):
 def test_decode_is_lenient_with_what_other_writers_do_but_routes_as_serverset_readers():
     plain = codec.decode(b"10.0.0.1:80")
     assert (plain.host, plain.port, plain.status, plain.alive) == ("10.0.0.1", 80, None, False)
-    odd = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "WEIRD", "metadata": {"w": 10}, "shard": "x"}')
+    odd = codec.decode(
+        b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "WEIRD", "metadata": {"w": 10}, "shard": "x"}'
+    )
     assert (odd.port, odd.status, odd.metadata, odd.shard, odd.alive) == (81, "WEIRD", {"w": "10"}, None, False)
     string_port = codec.decode(b'{"serviceEndpoint": {"host": "h", "port": "81"}, "status": "ALIVE"}')
     assert (string_port.port, string_port.status, string_port.alive) == (81, "ALIVE", False)
@@ -49,8 +64,15 @@ def test_decode_is_lenient_with_what_other_writers_do_but_routes_as_serverset_re
 
 @pytest.mark.parametrize(
     "host, spelled",
-    [("10.0.0.1", "10.0.0.1"), ("::1", "::1"), ("fe80:0::0001", "fe80::1"), ("a.example.com", "a.example.com"),
-     ("localhost", "localhost"), ("svc-1.internal", "svc-1.internal"), ("1a.example.", "1a.example.")],
+    [
+        ("10.0.0.1", "10.0.0.1"),
+        ("::1", "::1"),
+        ("fe80:0::0001", "fe80::1"),
+        ("a.example.com", "a.example.com"),
+        ("localhost", "localhost"),
+        ("svc-1.internal", "svc-1.internal"),
+        ("1a.example.", "1a.example."),
+    ],
 )
 def test_valid_hosts(host, spelled):
     assert codec.check_host(host) == spelled
@@ -58,8 +80,25 @@ def test_valid_hosts(host, spelled):
 
 @pytest.mark.parametrize(
     "host",
-    ["", None, "a b", "-a.com", "a-.com", "a..b", "x" * 300, "a" * 64 + ".com", "http://a", "a/b", "10.0.0.1:80",
-     "svc_1.internal", "my_host", "10.0.0.256", "1.2.3", "123", "\ud800.com"],
+    [
+        "",
+        None,
+        "a b",
+        "-a.com",
+        "a-.com",
+        "a..b",
+        "x" * 300,
+        "a" * 64 + ".com",
+        "http://a",
+        "a/b",
+        "10.0.0.1:80",
+        "svc_1.internal",
+        "my_host",
+        "10.0.0.256",
+        "1.2.3",
+        "123",
+        "\ud800.com",
+    ],
 )
 def test_invalid_hosts(host):
     with pytest.raises(InvalidName):
@@ -99,7 +138,9 @@ def test_members_and_attributes_are_never_written_with_nan_or_infinity(number):
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_a_member_holding_nan_or_infinity_is_unreadable_as_for_jackson(number):
-    data = ('{"serviceEndpoint": {"host": "10.0.0.1", "port": 80}, "additionalEndpoints": {}, '
-            '"status": "ALIVE", "instance": {"weight": %s}}' % number).encode()
+    data = (
+        '{"serviceEndpoint": {"host": "10.0.0.1", "port": 80}, "additionalEndpoints": {}, '
+        '"status": "ALIVE", "instance": {"weight": %s}}' % number
+    ).encode()
     assert codec.decode(data) is None
     assert codec.decode_attributes(('{"ports": %s}' % number).encode()) == {}

@@ -1,4 +1,5 @@
 """The config file, its environment overrides and its refusals."""
+
 import pytest
 
 from gateway import config as configuration
@@ -6,8 +7,13 @@ from gateway.testing import to_toml
 
 DOC = {
     "gateway": {"default_zkidc": "yz", "anonymous_read": True},
-    "zkidc": {"qa": {"hosts": "zk1:2181/qa"}, "yz": {"hosts": "zk2:2181", "session_timeout": 15, "auth": "digest:gw:pw"}},
-    "keys": {"ops": {"secret": "file-secret-12345", "rights": ["read", "write"], "zkidcs": ["qa"], "services": ["ip2city*"]}},
+    "zkidc": {
+        "qa": {"hosts": "zk1:2181/qa"},
+        "yz": {"hosts": "zk2:2181", "session_timeout": 15, "auth": "digest:gw:pw"},
+    },
+    "keys": {
+        "ops": {"secret": "file-secret-12345", "rights": ["read", "write"], "zkidcs": ["qa"], "services": ["ip2city*"]}
+    },
     "discovery": {"ttl": 90},
 }
 
@@ -22,11 +28,19 @@ def test_file_is_read(tmp_path):
     config = configuration.load(write(tmp_path, DOC), environ={})
     assert config.default_zkidc == "yz" and config.anonymous_read is True
     assert config.zkidcs["yz"].settings() == {
-        "hosts": "zk2:2181", "session_timeout": 15.0, "auth": ("digest", "gw:pw"), "protect": False,
+        "hosts": "zk2:2181",
+        "session_timeout": 15.0,
+        "auth": ("digest", "gw:pw"),
+        "protect": False,
         "recursive_watches": True,
     }
     (key,) = config.keys
-    assert (key.name, key.rights, key.zkidcs, key.services) == ("ops", frozenset({"read", "write"}), ("qa",), ("ip2city*",))
+    assert (key.name, key.rights, key.zkidcs, key.services) == (
+        "ops",
+        frozenset({"read", "write"}),
+        ("qa",),
+        ("ip2city*",),
+    )
     assert config.section("discovery") == {"ttl": 90}
 
 
@@ -76,7 +90,10 @@ def test_console_settings_default_and_come_from_the_environment(tmp_path):
         ({"gateway": {"workers": 1.5}}, "[gateway] workers must be a whole number"),
         ({"gateway": {"op_timeout": float("inf")}}, "[gateway] op_timeout must be a finite number"),
         ({"gateway": {"bnid": "0.0.0.0:9090"}}, "[gateway]: unknown setting(s) bnid"),
-        ({"zkidc": {"qa": {"hosts": "zk1:2181", "session_timeout": -1}}}, "[zkidc.qa] session_timeout must be more than 0"),
+        (
+            {"zkidc": {"qa": {"hosts": "zk1:2181", "session_timeout": -1}}},
+            "[zkidc.qa] session_timeout must be more than 0",
+        ),
         ({"zkidc": {"qa": {"hosts": "zk1:2181", "acl": "maybe"}}}, "[zkidc.qa] acl must be true or false"),
         ({"eviction": {"interval": "abc"}}, "[eviction] interval must be a number, not 'abc'"),
         ({"eviction": {"interval": -1}}, "[eviction] interval must be more than 0, not -1"),
@@ -98,7 +115,10 @@ def test_console_settings_default_and_come_from_the_environment(tmp_path):
         ({"gateway": {"access_log": "some"}}, "[gateway] access_log must be all, errors or off"),
         ({"gateway": ["bind"]}, "[gateway] must be a section of settings"),
         ({"zkidc": {"qa": "zk1:2181"}}, "[zkidc.qa] must be a section of settings"),
-        ({"keys": {"k": {"secret": "long-enough-secret", "rights": "read"}}}, "[keys.k] rights must be a list of strings"),
+        (
+            {"keys": {"k": {"secret": "long-enough-secret", "rights": "read"}}},
+            "[keys.k] rights must be a list of strings",
+        ),
         ({"keys": {"k": {"secret": "long-enough-secret", "services": "ip2city*"}}}, "[keys.k] services must be a list"),
         ({"keys": {"k": {"secret": "long-enough-secret", "dev": "maybe"}}}, "[keys.k] dev must be true or false"),
         ({"keys": {"k": {"secret": 1234567890123456789}}}, "[keys.k] secret must be a string"),

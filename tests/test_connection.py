@@ -1,6 +1,7 @@
 """zk.connection's kazoo client, on a real ZooKeeper: pipelined bursts from
 many greenlets all get answers, recursive watches report what changed, and
 a request the server does not know fails alone."""
+
 import threading
 
 import gevent

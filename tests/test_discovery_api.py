@@ -1,5 +1,6 @@
 """The discovery dialect (seed 000): endpoints, parameters, codes, the
 published ServerSet members and latest_timestamp."""
+
 import json
 import time
 
@@ -16,7 +17,9 @@ READER = KEYS["reader"]["secret"]
 
 def test_register_publishes_a_serverset_member_a_plain_client_reads(client, zk, services_path):
     addrs = ["http://10.0.0.1:8080", "grpc://10.0.0.1:9000", "http://10.0.0.1:8081"]
-    answer = register(client, addrs=addrs, color="red", version="1.2", metadata=json.dumps({"weight": "10", "provider": ""}))
+    answer = register(
+        client, addrs=addrs, color="red", version="1.2", metadata=json.dumps({"weight": "10", "provider": ""})
+    )
     assert answer == {"code": 0, "message": "", "ttl": 1}
     [(name, doc)] = members(zk, services_path).items()
     assert name.startswith("member_")
@@ -29,7 +32,11 @@ def test_register_publishes_a_serverset_member_a_plain_client_reads(client, zk, 
     assert doc["status"] == "ALIVE" and doc["metadata"] == {"weight": "10", "provider": ""}
     inst = doc["instance"]
     assert {k: inst[k] for k in ("zone", "env", "appid", "hostname", "addrs", "color", "version", "registeredBy")} == {
-        **instance(), "addrs": addrs, "color": "red", "version": "1.2", "registeredBy": "discovery"
+        **instance(),
+        "addrs": addrs,
+        "color": "red",
+        "version": "1.2",
+        "registeredBy": "discovery",
     }
     assert inst["reg_timestamp"] == inst["up_timestamp"] == inst["dirty_timestamp"] > 1e18
     stat = zk.exists("%s/%s/%s" % (services_path, APPID, name))
@@ -43,8 +50,20 @@ def test_fetch_shows_the_instance_as_the_original(client):
     data = answer["data"]
     [shown] = data["instances"]["sh001"]
     assert set(shown) == {
-        "zone", "env", "appid", "hostname", "color", "version", "metadata", "addrs", "status",
-        "reg_timestamp", "up_timestamp", "renew_timestamp", "dirty_timestamp", "latest_timestamp",
+        "zone",
+        "env",
+        "appid",
+        "hostname",
+        "color",
+        "version",
+        "metadata",
+        "addrs",
+        "status",
+        "reg_timestamp",
+        "up_timestamp",
+        "renew_timestamp",
+        "dirty_timestamp",
+        "latest_timestamp",
     }
     assert shown["addrs"] == ["http://10.0.0.1:8080", "gorpc://10.0.0.1:8089"]
     assert shown["status"] == 1 and shown["metadata"] == {"weight": "10"} and shown["version"] == "111"
@@ -191,14 +210,20 @@ def test_fetchs_answers_known_appids_and_skips_unknown_ones(client):
     assert answer["code"] == 0 and sorted(answer["data"]) == [APPID, "demo.billing"]
     assert answer["data"]["demo.billing"]["instances"]["sh001"][0]["hostname"] == "b1"
     assert answer["data"][APPID]["latest_timestamp"] == fetch(client)["data"]["latest_timestamp"]
-    none = client.get("/discovery/fetchs", query_string={"appid": "demo.none", "env": "uat", "status": 1, "key": OPS}).json
+    none = client.get(
+        "/discovery/fetchs", query_string={"appid": "demo.none", "env": "uat", "status": 1, "key": OPS}
+    ).json
     assert none == {"code": 0, "message": "", "ttl": 1, "data": {}}
 
 
 @pytest.mark.parametrize(
     "path, params, word",
     [
-        ("register", {"env": "uat", "appid": APPID, "hostname": "h", "addrs": "http://1.1.1.1:80", "status": 1}, "zone"),
+        (
+            "register",
+            {"env": "uat", "appid": APPID, "hostname": "h", "addrs": "http://1.1.1.1:80", "status": 1},
+            "zone",
+        ),
         ("register", {**instance(), "status": 1}, "addrs"),
         ("register", {**instance(), "addrs": "http://1.1.1.1:80"}, "status"),
         ("register", {**instance(), "addrs": "http://1.1.1.1:80", "status": 3}, "status"),
@@ -229,14 +254,21 @@ def test_bad_parameters_are_400_and_write_nothing(client, zk, services_path, pat
 def test_parameters_from_query_form_and_json_empty_values_dropped(client):
     query = {**instance(), "addrs": "http://10.0.0.1:80", "key": OPS}
     assert client.post("/discovery/register", query_string=query, data={"status": 1, "color": ""}).json["code"] == 0
-    as_json = {**instance(hostname="j"), "addrs": ["http://10.0.0.2:80", "grpc://10.0.0.2:90"], "status": 1,
-               "metadata": {"weight": 5}, "key": OPS}
+    as_json = {
+        **instance(hostname="j"),
+        "addrs": ["http://10.0.0.2:80", "grpc://10.0.0.2:90"],
+        "status": 1,
+        "metadata": {"weight": 5},
+        "key": OPS,
+    }
     assert client.post("/discovery/register", json=as_json).json["code"] == 0
     # JSON only with a JSON content type
     plain = client.post("/discovery/register", data=json.dumps({**as_json, "hostname": "p"}), content_type="text/plain")
     assert plain.json["code"] == -400
     shown = {i["hostname"]: i for i in fetch(client)["data"]["instances"]["sh001"]}
-    assert shown["j"]["addrs"] == ["http://10.0.0.2:80", "grpc://10.0.0.2:90"] and shown["j"]["metadata"] == {"weight": "5"}
+    assert shown["j"]["addrs"] == ["http://10.0.0.2:80", "grpc://10.0.0.2:90"] and shown["j"]["metadata"] == {
+        "weight": "5"
+    }
     assert shown["host-1"]["color"] == ""
     # GET reads the query string only
     got = client.get("/discovery/fetch", query_string={"appid": APPID, "env": "uat", "key": OPS}, data={"status": 1})
@@ -254,13 +286,21 @@ def test_keys_and_zkidc(client, zk, services_path):
     assert fetch(client, key=None)["code"] == -401
     assert fetch(client, zkidc="nowhere")["code"] == -400
     assert fetch(client, zkidc="yz")["code"] == -404
-    assert client.get("/discovery/fetch", query_string={"appid": APPID, "env": "uat", "status": 1, "key": OPS},
-                      headers={"X-Zkidc": "yz"}).json["code"] == -404
+    assert (
+        client.get(
+            "/discovery/fetch",
+            query_string={"appid": APPID, "env": "uat", "status": 1, "key": OPS},
+            headers={"X-Zkidc": "yz"},
+        ).json["code"]
+        == -404
+    )
 
 
 def test_routing_errors_answer_in_the_envelope(client):
     wrong_method = client.get("/discovery/register", query_string={**instance(), "key": OPS})
-    assert wrong_method.status_code == 200 and wrong_method.json["code"] == -400 and "POST" in wrong_method.json["message"]
+    assert (
+        wrong_method.status_code == 200 and wrong_method.json["code"] == -400 and "POST" in wrong_method.json["message"]
+    )
     missing = client.get("/discovery/nothing")
     assert missing.status_code == 200 and missing.json["code"] == -404
     assert missing.json["message"] == "no endpoint GET /discovery/nothing"
@@ -269,7 +309,11 @@ def test_routing_errors_answer_in_the_envelope(client):
 
 
 def test_nodes_lists_this_replica(zk_server, chroot):
-    app = create_app(make_config(zk_server.hosts, chroot, gateway={"advertise": "10.1.1.1:7171"}, sections={"discovery": {"zone": "sh001"}}))
+    app = create_app(
+        make_config(
+            zk_server.hosts, chroot, gateway={"advertise": "10.1.1.1:7171"}, sections={"discovery": {"zone": "sh001"}}
+        )
+    )
     try:
         client = app.test_client()
         answer = eventually(lambda: client.get("/discovery/nodes", query_string={"key": READER}).json["data"])
@@ -323,11 +367,22 @@ def test_members_written_by_others_are_shown_as_well_as_they_can_be(client, zk, 
     addrs come from its endpoints. Members without them (admin servers,
     foreign writers) are in no env's view, and broken data breaks nothing."""
     path = "%s/%s" % (services_path, APPID)
-    zk.create(path + "/member_", json.dumps({
-        "serviceEndpoint": {"host": "10.0.0.9", "port": 8848}, "additionalEndpoints": {}, "status": "DEAD",
-        "instance": {"env": "uat", "zone": "DEFAULT_CLUSTER", "hostname": "10.0.0.9:8848"},
-    }).encode(), sequence=True, makepath=True)
-    zk.create(path + "/member_", b'{"serviceEndpoint": {"host": "10.0.0.8", "port": 80}, "status": "ALIVE"}', sequence=True)
+    zk.create(
+        path + "/member_",
+        json.dumps(
+            {
+                "serviceEndpoint": {"host": "10.0.0.9", "port": 8848},
+                "additionalEndpoints": {},
+                "status": "DEAD",
+                "instance": {"env": "uat", "zone": "DEFAULT_CLUSTER", "hostname": "10.0.0.9:8848"},
+            }
+        ).encode(),
+        sequence=True,
+        makepath=True,
+    )
+    zk.create(
+        path + "/member_", b'{"serviceEndpoint": {"host": "10.0.0.8", "port": 80}, "status": "ALIVE"}', sequence=True
+    )
     zk.create(path + "/member_", b"not json at all", sequence=True)
     shown = eventually(lambda: fetch(client).get("data"))["instances"]
     assert list(shown) == ["DEFAULT_CLUSTER"]

@@ -2,6 +2,7 @@
 Flask view does, leaves everything unusual to the view before it starts,
 answers what fails once it started itself, and begins and finishes its
 requests as Flask does (gateway/pipeline.py)."""
+
 import functools
 import logging
 
@@ -52,8 +53,14 @@ def test_a_poll_behind_is_answered_by_the_lane_as_by_the_view(client, view_only,
     answer = get(client, "/discovery/poll", _query())
     assert started.call_count == 0 and answer.json["code"] == 0
     _same(answer, get(view_only, "/discovery/poll", _query()))
-    many = [("appid", APPID), ("latest_timestamp", 0), ("appid", "other.app"), ("latest_timestamp", 0),
-            ("env", "uat"), ("key", OPS)]
+    many = [
+        ("appid", APPID),
+        ("latest_timestamp", 0),
+        ("appid", "other.app"),
+        ("latest_timestamp", 0),
+        ("env", "uat"),
+        ("key", OPS),
+    ]
     answer = get(client, "/discovery/polls", many)
     assert started.call_count == 1 and list(answer.json["data"]) == [APPID]
     _same(answer, get(view_only, "/discovery/polls", many))
@@ -76,8 +83,9 @@ def test_a_parked_poll_is_woken_and_a_quiet_one_times_out(app, client, view_only
     _same(quiet, get(view_only, "/discovery/poll", _query(newest)))
 
 
-@pytest.mark.parametrize("case", ["no env", "bad key", "reader of another app", "unknown zkidc",
-                                  "polls counts differ", "bad timestamp"])
+@pytest.mark.parametrize(
+    "case", ["no env", "bad key", "reader of another app", "unknown zkidc", "polls counts differ", "bad timestamp"]
+)
 def test_anything_unusual_is_answered_by_the_view(client, view_only, mocker, case):
     register(client, hostname="h1")
     path, query = "/discovery/poll", _query()
@@ -90,8 +98,10 @@ def test_anything_unusual_is_answered_by_the_view(client, view_only, mocker, cas
     elif case == "unknown zkidc":
         query["zkidc"] = "nowhere"
     elif case == "polls counts differ":
-        path, query = "/discovery/polls", [("appid", APPID), ("appid", "b.app"), ("latest_timestamp", 0),
-                                          ("env", "uat"), ("key", OPS)]
+        path, query = (
+            "/discovery/polls",
+            [("appid", APPID), ("appid", "b.app"), ("latest_timestamp", 0), ("env", "uat"), ("key", OPS)],
+        )
     elif case == "bad timestamp":
         query["latest_timestamp"] = "yesterday"
     started = reaching_flask(mocker)
@@ -176,18 +186,35 @@ def test_lane_and_view_requests_begin_and_finish_alike(zk_server, chroot, caplog
         assert [line.pop("request_id") for line in lines] == ["lane-1", "view-1"]
         for line in lines:
             assert line.pop("duration_ms") >= 0
-        assert lines[0] == lines[1] == {
-            "method": "GET", "path": "/discovery/poll", "status": 200, "dialect": "discovery", "endpoint": "poll",
-            "key": "ops", "zkidc": "qa", "error": None}
+        assert (
+            lines[0]
+            == lines[1]
+            == {
+                "method": "GET",
+                "path": "/discovery/poll",
+                "status": 200,
+                "dialect": "discovery",
+                "endpoint": "poll",
+                "key": "ops",
+                "zkidc": "qa",
+                "error": None,
+            }
+        )
         done = [call.args[0] for call in observed.call_args_list]
         assert [(d.dialect, d.endpoint, d.status, d.zkidc, d.services) for d in done] == [
-            ("discovery", "poll", 200, "qa", [APPID])] * 2
+            ("discovery", "poll", 200, "qa", [APPID])
+        ] * 2
 
         # Refused before the lane could start (a request line over the limit):
         # Flask answers, in the dialect's envelope, on the lane's begin.
         caplog.clear()
-        refused = get(client, "/discovery/poll", _query(), headers={"X-Request-Id": "long-1"},
-                      environ_overrides={REFUSED: RequestURITooLarge("request line is too long")})
+        refused = get(
+            client,
+            "/discovery/poll",
+            _query(),
+            headers={"X-Request-Id": "long-1"},
+            environ_overrides={REFUSED: RequestURITooLarge("request line is too long")},
+        )
         assert refused.status_code == 414 and refused.json["code"] == -414
         assert refused.headers["X-Request-Id"] == "long-1"
         assert started.call_count == 2 and budget.call_count == 3  # one budget: begun once, by the lane

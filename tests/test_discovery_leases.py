@@ -1,5 +1,6 @@
 """Leases of discovery instances: eviction, self-preservation, session
 expiry and several gateway replicas sharing one ensemble."""
+
 import time
 
 import pytest
@@ -85,7 +86,10 @@ def test_members_are_recreated_after_a_real_session_expiry(app, client, zk, zk_s
         return len(current) == 2 and owners == {catalog.cluster.session_id} and old not in owners and current
 
     after = eventually(recreated, timeout=20)
-    assert sorted((d["instance"]["hostname"], d["status"]) for d in after.values()) == [("host-1", "ALIVE"), ("host-2", "STOPPED")]
+    assert sorted((d["instance"]["hostname"], d["status"]) for d in after.values()) == [
+        ("host-1", "ALIVE"),
+        ("host-2", "STOPPED"),
+    ]
     assert set(after) != set(before)
     assert renew(client)["code"] == 0
     # The recovery ran on the gateway's own threads: its cache shows the new members when
@@ -93,7 +97,9 @@ def test_members_are_recreated_after_a_real_session_expiry(app, client, zk, zk_s
     eventually(lambda: hostnames(fetch(client)) == ["host-1", "host-2"])
 
 
-def test_a_recovery_cut_short_by_a_lost_connection_resumes_on_reconnect(app, client, zk, services_path, zk_server, mocker):
+def test_a_recovery_cut_short_by_a_lost_connection_resumes_on_reconnect(
+    app, client, zk, services_path, zk_server, mocker
+):
     register(client)
     catalog = app.extensions["soa"].registry.get("qa")
     instances = catalog.instances
@@ -128,8 +134,13 @@ def test_members_of_an_expired_session_are_not_taken_for_another_replicas(app, c
 
 def test_two_replicas_share_leases_and_list_each_other(gateway_process, zk, services_path):
     a, b = gateway_process(sections=SHORT), gateway_process(sections=SHORT)
-    assert http(a.url, "/discovery/register", {**instance(), "addrs": "http://10.0.0.1:80", "status": 1}, "POST")["code"] == 0
-    eventually(lambda: http(b.url, "/discovery/fetch", {"appid": "demo.account", "env": "uat", "status": 1})["code"] == 0)
+    assert (
+        http(a.url, "/discovery/register", {**instance(), "addrs": "http://10.0.0.1:80", "status": 1}, "POST")["code"]
+        == 0
+    )
+    eventually(
+        lambda: http(b.url, "/discovery/fetch", {"appid": "demo.account", "env": "uat", "status": 1})["code"] == 0
+    )
     renewer = Renewer(lambda name: http(b.url, "/discovery/renew", instance(hostname=name), "POST"), ["host-1"])
     try:
         time.sleep(4.0)  # more than twice the ttl, renewed through B only
@@ -139,9 +150,12 @@ def test_two_replicas_share_leases_and_list_each_other(gateway_process, zk, serv
         renewer.stop()
     eventually(lambda: members(zk, services_path) == {}, timeout=10)  # whoever evicts, it goes
     assert http(b.url, "/discovery/renew", instance(), "POST")["code"] == -404
-    expected = sorted([{"addr": "127.0.0.1:%d" % gw.port, "status": 0, "zone": "qa"} for gw in (a, b)], key=lambda n: n["addr"])
+    expected = sorted(
+        [{"addr": "127.0.0.1:%d" % gw.port, "status": 0, "zone": "qa"} for gw in (a, b)], key=lambda n: n["addr"]
+    )
     for gw in (a, b):
-        assert eventually(lambda: http(gw.url, "/discovery/nodes", {"key": OPS})["data"] == expected)
+        assert eventually(lambda gw=gw: http(gw.url, "/discovery/nodes", {"key": OPS})["data"] == expected)
     b.stop()
-    eventually(lambda: http(a.url, "/discovery/nodes", {})["data"] == [n for n in expected if n["addr"].endswith(str(a.port))])
-
+    eventually(
+        lambda: http(a.url, "/discovery/nodes", {})["data"] == [n for n in expected if n["addr"].endswith(str(a.port))]
+    )

@@ -1,5 +1,6 @@
 """Long polls: answered at once when behind, woken by changes (also made
 through another gateway process), -304 on timeout, never an empty list."""
+
 import threading
 import time
 
@@ -167,12 +168,27 @@ def test_many_waiters_are_woken_by_one_change(client, app):
 def test_poll_woken_by_a_register_through_another_gateway_process(gateway_process):
     sections = {"discovery": {"poll_timeout": 20}}
     a, b = gateway_process(sections=sections), gateway_process(sections=sections)
-    assert http(b.url, "/discovery/register", {**instance(), "addrs": "http://10.0.0.1:80", "status": 1}, "POST")["code"] == 0
-    stamp = eventually(lambda: http(a.url, "/discovery/fetch", {"appid": APPID, "env": "uat", "status": 1}).get("data"))["latest_timestamp"]
-    waiting = Background(lambda: http(a.url, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": stamp}))
+    assert (
+        http(b.url, "/discovery/register", {**instance(), "addrs": "http://10.0.0.1:80", "status": 1}, "POST")["code"]
+        == 0
+    )
+    stamp = eventually(
+        lambda: http(a.url, "/discovery/fetch", {"appid": APPID, "env": "uat", "status": 1}).get("data")
+    )["latest_timestamp"]
+    waiting = Background(
+        lambda: http(a.url, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": stamp})
+    )
     time.sleep(0.5)
     registered = time.monotonic()
-    assert http(b.url, "/discovery/register", {**instance(hostname="host-2"), "addrs": "http://10.0.0.2:80", "status": 1}, "POST")["code"] == 0
+    assert (
+        http(
+            b.url,
+            "/discovery/register",
+            {**instance(hostname="host-2"), "addrs": "http://10.0.0.2:80", "status": 1},
+            "POST",
+        )["code"]
+        == 0
+    )
     answer = waiting.result(timeout=20)
     assert time.monotonic() - registered < 2
     assert answer["code"] == 0 and hostnames(answer) == ["host-1", "host-2"]
@@ -187,7 +203,7 @@ def test_latest_timestamp_is_the_same_on_every_replica(gateway_process):
         assert http(via.url, "/discovery/register", params, "POST")["code"] == 0
         query = {"appid": APPID, "env": "uat", "status": 3}
 
-        def same():
+        def same(query=query, n=n):
             answers = [http(gw.url, "/discovery/fetch", query).get("data") for gw in (a, b)]  # -404 until seen
             assert answers[0] and answers[0] == answers[1] and len(answers[0]["instances"]["sh001"]) == n + 1
             return answers[0]

@@ -1,4 +1,5 @@
 """tests/conftest.py's eventually(): the wait every timing-dependent test relies on."""
+
 import urllib.error
 
 import pytest

@@ -1,6 +1,7 @@
 """A request waits at most op_timeout in all for an unreachable ZooKeeper,
 however many calls it makes; the cache worker and the evictor, outside any
 request, keep op_timeout per call."""
+
 import time
 
 import pytest
@@ -39,8 +40,13 @@ def test_outside_a_request_each_call_waits_op_timeout(down):
 def test_a_request_waits_op_timeout_in_all(down):
     request_budget(0.6)
     try:
-        took = timed([lambda: down.call("exists", "/qa"), lambda: down.call("get", "/qa"),
-                      lambda: down.commit(down.transaction())])
+        took = timed(
+            [
+                lambda: down.call("exists", "/qa"),
+                lambda: down.call("get", "/qa"),
+                lambda: down.commit(down.transaction()),
+            ]
+        )
     finally:
         end_request()
     assert 0.5 < took < 0.6 + 0.5  # not 3 x 0.6
@@ -68,15 +74,28 @@ def test_a_failing_write_through_the_app_answers_within_op_timeout(own_server):
     app = create_app(make_config(own_server.hosts, "", gateway={"op_timeout": 1.0}))
     client = app.test_client()
     try:
-        form = {"zone": "z1", "env": "uat", "appid": "budget.demo", "hostname": "h1",
-                "addrs": "http://10.0.0.1:80", "status": 1, "key": OPS}
+        form = {
+            "zone": "z1",
+            "env": "uat",
+            "appid": "budget.demo",
+            "hostname": "h1",
+            "addrs": "http://10.0.0.1:80",
+            "status": 1,
+            "key": OPS,
+        }
         assert client.post("/discovery/register", data=form).json["code"] == 0
         cluster = app.extensions["soa"].registry.get("qa").cluster
         own_server.stop()
         eventually(lambda: not cluster.connected)
         for _ in range(2):
             started = time.monotonic()
-            cancel = {"zone": "z1", "env": "uat", "appid": "budget.demo", "hostname": "registered-elsewhere", "key": OPS}
+            cancel = {
+                "zone": "z1",
+                "env": "uat",
+                "appid": "budget.demo",
+                "hostname": "registered-elsewhere",
+                "key": OPS,
+            }
             answer = client.post("/discovery/cancel", data=cancel).json
             took = time.monotonic() - started
             assert answer["code"] == -500 and "ZooKeeper" in answer["message"], answer

@@ -7,6 +7,7 @@ reads keep answering from memory and say when they are stale, failed writes
 answer a clear error fast, an acknowledged registration is never lost, and
 the gateway recovers by itself.
 """
+
 import os
 import signal
 import time
@@ -125,8 +126,10 @@ def test_killing_the_leader_loses_no_acknowledged_registration(ensemble, ezk, pr
     assert not missing, "acknowledged but not in ZooKeeper: %s" % sorted(missing)
     # ... and the gateway serves them all once it has caught up.
     eventually(lambda: set(fetched_hostnames(fetch(gw.url))) >= {name for name, _, _ in acked}, timeout=10)
-    print("leader kill: %d acknowledged, %d refused, %d fetches (slowest %.2f s)" % (
-        len(acked), len(failed), len(fetches), max(a.elapsed for a in fetches)))
+    print(
+        "leader kill: %d acknowledged, %d refused, %d fetches (slowest %.2f s)"
+        % (len(acked), len(failed), len(fetches), max(a.elapsed for a in fetches))
+    )
 
 
 # -- every server stopped -----------------------------------------------------------
@@ -139,7 +142,10 @@ def test_with_every_server_stopped_reads_are_stale_not_empty_and_it_recovers(ens
         assert ok(register(gw.url, name, n))
     admin = {"destName": "admin.svc", "key": "ops-secret-00001"}
     assert call(gw.url, "POST", "/addservice", params=admin).json["code"] == 1
-    assert call(gw.url, "POST", "/addserver", params={**admin, "serverHost": "10.9.0.1", "serverPort": 80}).json["code"] == 1
+    assert (
+        call(gw.url, "POST", "/addserver", params={**admin, "serverHost": "10.9.0.1", "serverPort": 80}).json["code"]
+        == 1
+    )
     assert fetched_hostnames(fetch(gw.url)) == names
 
     ensemble.stop()

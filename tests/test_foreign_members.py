@@ -1,6 +1,7 @@
 """Members written straight into ZooKeeper by someone else: every dialect
 routes to exactly the members that ServerSet readers (Finagle, twitter.common)
 route to, and shows the others as they are."""
+
 import json
 
 import pytest
@@ -75,7 +76,8 @@ def test_polaris_marks_only_serverset_alive_members_healthy(client, foreign):
 
 
 def test_instance_api_lists_only_serverset_alive_members_as_healthy(client, foreign):
-    answer = client.get("/api/instance/list", query_string={"serviceName": SERVICE, "healthy": "true"},
-                        headers={"X-Api-Key": OPS})
+    answer = client.get(
+        "/api/instance/list", query_string={"serviceName": SERVICE, "healthy": "true"}, headers={"X-Api-Key": OPS}
+    )
     assert answer.status_code == 200, answer.data
     assert sorted(i["ip"] for i in answer.json["instances"]) == ROUTED

@@ -1,4 +1,5 @@
 """gateway/testing.py's GatewayProcess: its config holds key secrets, so it stays private and goes."""
+
 import os
 import stat
 

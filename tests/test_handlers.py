@@ -1,4 +1,5 @@
 """The kazoo handlers' cheaper select: same answers as select, real ZooKeeper traffic."""
+
 import select
 import socket
 import threading

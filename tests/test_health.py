@@ -1,4 +1,5 @@
 """Liveness and readiness."""
+
 from gateway import create_app
 from tests.conftest import eventually, make_config
 from zk.server import free_port

@@ -1,5 +1,6 @@
 """One host rule for every dialect (zk.codec.check_host): IPv4, IPv6 or an
 RFC 1123 name; digits and dots only must be IPv4. Refused hosts write nothing."""
+
 import pytest
 
 from tests.conftest import OPS
@@ -43,8 +44,12 @@ def _url(host):
 def test_discovery_register_refuses_a_bad_host_in_addrs(client, host):
     answer = discovery_register(client, addrs=[_url(host)])
     assert answer["code"] == -400 and "must be an " in answer["message"], answer
-    assert client.get("/discovery/fetch", query_string={"appid": "demo.account", "env": "uat", "status": 3,
-                                                        "key": OPS}).json["code"] == -404
+    assert (
+        client.get(
+            "/discovery/fetch", query_string={"appid": "demo.account", "env": "uat", "status": 3, "key": OPS}
+        ).json["code"]
+        == -404
+    )
 
 
 @pytest.mark.parametrize("host, spelled", ACCEPTED)

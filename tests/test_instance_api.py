@@ -1,4 +1,5 @@
 """The instance API (seed 003): every endpoint, default, filter and error, on a real ZooKeeper."""
+
 import json
 
 import pytest
@@ -42,9 +43,7 @@ def members(zk, services_path, service="serviceTest"):
 
 def test_seed_examples_register_get_list_beat_status_deregister(client):
     ok(register(client, namespace="default", cluster="DEFAULT_CLUSTER"))
-    answer = client.get(
-        "/api/instance/list?namespace=&clusters=&serviceName=serviceTest&healthy=", headers=headers()
-    )
+    answer = client.get("/api/instance/list?namespace=&clusters=&serviceName=serviceTest&healthy=", headers=headers())
     assert answer.status_code == 200
     assert answer.json == {"serviceName": "serviceTest", "clusters": ["DEFAULT_CLUSTER"], "instances": [SEED_INSTANCE]}
     assert list(answer.json) == ["serviceName", "clusters", "instances"]
@@ -72,7 +71,9 @@ def test_register_writes_an_ephemeral_serverset_member_and_creates_the_service(c
     assert doc["additionalEndpoints"] == {}
     assert doc["status"] == "ALIVE"
     instance = doc["instance"]
-    assert {k: instance[k] for k in ("namespace", "cluster", "serviceName", "ip", "port", "instanceId", "registeredBy")} == {
+    assert {
+        k: instance[k] for k in ("namespace", "cluster", "serviceName", "ip", "port", "instanceId", "registeredBy")
+    } == {
         "namespace": "default",
         "cluster": "DEFAULT_CLUSTER",
         "serviceName": "serviceTest",
@@ -241,12 +242,21 @@ def test_writes_to_a_member_published_by_someone_else_say_so(client, zk, service
     [
         ({"serviceName": ""}, "Param 'serviceName' is required"),
         ({"serviceName": None}, "Param 'serviceName' is required"),
-        ({"serviceName": "a/b"}, "Param 'serviceName' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'a/b'"),
-        ({"serviceName": ".."}, "Param 'serviceName' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not '..'"),
+        (
+            {"serviceName": "a/b"},
+            "Param 'serviceName' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'a/b'",
+        ),
+        (
+            {"serviceName": ".."},
+            "Param 'serviceName' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not '..'",
+        ),
         ({"serviceName": 7}, "Param 'serviceName' must be a string"),
         ({"ip": None}, "Param 'ip' is required"),
-        ({"ip": "host_1.example"}, "Param 'ip' must be an IP address or a host name (RFC 1123: labels of 1..63"
-                                   " letters, digits and '-', not starting or ending with '-'), not 'host_1.example'"),
+        (
+            {"ip": "host_1.example"},
+            "Param 'ip' must be an IP address or a host name (RFC 1123: labels of 1..63"
+            " letters, digits and '-', not starting or ending with '-'), not 'host_1.example'",
+        ),
         ({"ip": "256.1.1.1"}, "Param 'ip' must be an IPv4 address, not '256.1.1.1'"),
         ({"ip": 127}, "Param 'ip' must be an IP address or a host name"),
         ({"port": None}, "Param 'port' is required"),
@@ -255,8 +265,14 @@ def test_writes_to_a_member_published_by_someone_else_say_so(client, zk, service
         ({"port": "8080"}, "Param 'port' must be an integer"),
         ({"port": 80.5}, "Param 'port' must be an integer"),
         ({"port": True}, "Param 'port' must be an integer"),
-        ({"namespace": "a b"}, "Param 'namespace' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'a b'"),
-        ({"cluster": "A,B"}, "Param 'cluster' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'A,B'"),
+        (
+            {"namespace": "a b"},
+            "Param 'namespace' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'a b'",
+        ),
+        (
+            {"cluster": "A,B"},
+            "Param 'cluster' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'A,B'",
+        ),
         ({"cluster": ["A"]}, "Param 'cluster' must be a string"),
         ({"zkidc": "nowhere"}, "unknown zkidc 'nowhere'; configured: g1, qa, yz"),
         ({"key": 12345}, "Param 'key' must be a string"),
@@ -288,8 +304,15 @@ def test_required_parameters_in_the_documented_order(client):
         (b"\xff\xfe", "request body is not valid JSON"),
     ],
 )
-@pytest.mark.parametrize("path, method", [("/api/instance", "POST"), ("/api/instance", "DELETE"),
-                                          ("/api/instance/beat", "PUT"), ("/api/instance/status", "PUT")])
+@pytest.mark.parametrize(
+    "path, method",
+    [
+        ("/api/instance", "POST"),
+        ("/api/instance", "DELETE"),
+        ("/api/instance/beat", "PUT"),
+        ("/api/instance/status", "PUT"),
+    ],
+)
 def test_bodies_that_are_not_a_json_object(client, data, message, path, method):
     answer = client.open(path, method=method, data=data, content_type="application/json", headers=headers())
     assert text(answer) == (400, message)
@@ -330,8 +353,14 @@ def test_get_validation(client, query, message):
     [
         ({"serviceName": ""}, "Param 'serviceName' is required"),
         ({"healthy": "maybe"}, "Param 'healthy' must be true, false or empty"),
-        ({"clusters": "A,B/C"}, "Param 'clusters' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'B/C'"),
-        ({"namespace": "x" * 129}, "Param 'namespace' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not '%s'" % ("x" * 129)),
+        (
+            {"clusters": "A,B/C"},
+            "Param 'clusters' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not 'B/C'",
+        ),
+        (
+            {"namespace": "x" * 129},
+            "Param 'namespace' must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..', not '%s'" % ("x" * 129),
+        ),
     ],
 )
 def test_list_validation(client, query, message):
@@ -485,8 +514,9 @@ def test_the_key_may_come_as_bearer_token_or_parameter(client):
     ok(client.post("/api/instance", json={**INSTANCE, "key": OPS}))
     ok(client.put("/api/instance/beat", json=INSTANCE, query_string={"key": OPS}))
     assert client.get("/api/instance", query_string={**INSTANCE, "key": OPS}).status_code == 200
-    answer = client.get("/api/instance/list", query_string={"serviceName": "serviceTest"},
-                        headers={"Authorization": "Bearer " + OPS})
+    answer = client.get(
+        "/api/instance/list", query_string={"serviceName": "serviceTest"}, headers={"Authorization": "Bearer " + OPS}
+    )
     assert answer.status_code == 200
 
 
@@ -513,12 +543,19 @@ def test_bad_instance_timing_is_refused_with_the_config(zk_server, chroot, secti
 
 
 def test_instance_timing_is_published_in_the_policy(zk_server, chroot, zk):
-    config = make_config(zk_server.hosts, chroot, sections={"instance": {"beat_interval": 2, "unhealthy_after": 6, "remove_after": 12}})
+    config = make_config(
+        zk_server.hosts, chroot, sections={"instance": {"beat_interval": 2, "unhealthy_after": 6, "remove_after": 12}}
+    )
     app = create_app(config)
     try:
         ok(register(app.test_client()))
         path = "%s/qa/soa/services/serviceTest" % chroot
         doc = json.loads(zk.get(path + "/" + zk.get_children(path)[0])[0])
-        assert doc["instance"]["policy"] == {"ttl": 12.0, "unhealthy_after": 6.0, "renew_interval": 2.0, "self_preservation": False}
+        assert doc["instance"]["policy"] == {
+            "ttl": 12.0,
+            "unhealthy_after": 6.0,
+            "renew_interval": 2.0,
+            "self_preservation": False,
+        }
     finally:
         app.extensions["soa"].registry.stop()

@@ -1,4 +1,5 @@
 """An instance of the instance API as the other dialects see it, and theirs as it sees them."""
+
 from tests.conftest import OPS, eventually
 from tests.instance_helpers import beat, deregister, get, listing, ok, read_members, register, set_status
 
@@ -11,11 +12,15 @@ def servers(client):
 
 def fetched(client, env="default"):
     """Discovery fetch of appid serviceTest: (zone, hostname, status) of each instance."""
-    answer = client.get("/discovery/fetch", query_string={"appid": "serviceTest", "env": env, "status": 3, "key": OPS}).json
+    answer = client.get(
+        "/discovery/fetch", query_string={"appid": "serviceTest", "env": env, "status": 3, "key": OPS}
+    ).json
     if answer["code"] == -404:
         return []
     assert answer["code"] == 0, answer
-    return sorted((i["zone"], i["hostname"], i["status"]) for zone in answer["data"]["instances"].values() for i in zone)
+    return sorted(
+        (i["zone"], i["hostname"], i["status"]) for zone in answer["data"]["instances"].values() for i in zone
+    )
 
 
 def discovered(client, namespace="default"):
@@ -42,7 +47,9 @@ def test_admin_serverlist_shows_the_instance(client):
 
 def test_servers_added_by_admin_show_in_the_instance_list(client):
     client.post("/addservice", query_string={"destName": "serviceTest", "key": OPS})
-    client.post("/addserver", query_string={"destName": "serviceTest", "key": OPS, "serverHost": "10.1.1.1", "serverPort": 80})
+    client.post(
+        "/addserver", query_string={"destName": "serviceTest", "key": OPS, "serverHost": "10.1.1.1", "serverPort": 80}
+    )
     ok(register(client))
     shown = [(i["instanceId"], i["status"]) for i in listing(client).json["instances"]]
     assert shown == [
@@ -65,8 +72,15 @@ def test_discovery_fetch_shows_the_instance_in_env_namespace_and_zone_cluster(cl
 def test_discovery_instances_show_in_the_instance_list(client):
     answer = client.post(
         "/discovery/register",
-        data={"zone": "sh001", "env": "uat", "appid": "serviceTest", "hostname": "host-1",
-              "addrs": "http://10.2.2.2:8000", "status": 1, "key": OPS},
+        data={
+            "zone": "sh001",
+            "env": "uat",
+            "appid": "serviceTest",
+            "hostname": "host-1",
+            "addrs": "http://10.2.2.2:8000",
+            "status": 1,
+            "key": OPS,
+        },
     ).json
     assert answer["code"] == 0, answer
     ok(register(client))
@@ -92,11 +106,16 @@ def test_polaris_discover_shows_the_instance_and_its_status(client):
 def test_a_service_registered_in_a_namespace_is_in_that_polaris_namespace(client):
     ok(register(client, namespace="Test"))
     assert discovered(client, "Test") == [("127.0.0.1", 8080, True, False)]
-    assert listing(client, namespace="Test").json["instances"][0]["instanceId"] == "DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080"
+    assert (
+        listing(client, namespace="Test").json["instances"][0]["instanceId"]
+        == "DEFAULT_CLUSTER#serviceTest@127.0.0.1:8080"
+    )
 
 
 def test_polaris_services_take_instances_of_their_namespace(client):
-    created = client.post("/naming/v1/services", json=[{"name": "serviceTest", "namespace": "Test"}], headers={"X-Polaris-Token": OPS})
+    created = client.post(
+        "/naming/v1/services", json=[{"name": "serviceTest", "namespace": "Test"}], headers={"X-Polaris-Token": OPS}
+    )
     assert created.json["code"] == 200000, created.json
     ok(register(client, namespace="Test", cluster="BJ"))
     eventually(lambda: discovered(client, "Test"))
@@ -105,12 +124,16 @@ def test_polaris_services_take_instances_of_their_namespace(client):
 
 
 def polaris_instances(client):
-    answer = client.post("/v1/Discover", json={"type": 1, "service": {"name": "serviceTest"}}, headers={"X-Polaris-Token": OPS})
+    answer = client.post(
+        "/v1/Discover", json={"type": 1, "service": {"name": "serviceTest"}}, headers={"X-Polaris-Token": OPS}
+    )
     return answer.json["instances"]
 
 
 def fetched_instances(client):
-    answer = client.get("/discovery/fetch", query_string={"appid": "serviceTest", "env": "default", "status": 3, "key": OPS})
+    answer = client.get(
+        "/discovery/fetch", query_string={"appid": "serviceTest", "env": "default", "status": 3, "key": OPS}
+    )
     return [i for zone in answer.json["data"]["instances"].values() for i in zone]
 
 
@@ -126,7 +149,10 @@ def test_weight_metadata_and_enabled_are_kept_and_shown_by_every_dialect(client,
     (fetched,) = fetched_instances(client)
     assert (fetched["metadata"], fetched["status"]) == (published, 1)
     ok(set_status(client, "DISABLE"))  # a status change keeps them
-    assert {k: get(client).json[k] for k in ("weight", "metadata")} == {"weight": 5, "metadata": {"version": "v2", "slots": "3"}}
+    assert {k: get(client).json[k] for k in ("weight", "metadata")} == {
+        "weight": 5,
+        "metadata": {"version": "v2", "slots": "3"},
+    }
     ok(set_status(client, "HEALTHY"))
     ok(register(client, weight=2.5, metadata='{"version": "v3"}'))  # registering again replaces them
     shown = get(client).json

@@ -1,4 +1,5 @@
 """The instance API when ZooKeeper fails under it: plain text 503, nothing half written."""
+
 from tests.instance_helpers import beat, get, listing, ok, read_members, register
 from zk.catalog import Catalog
 from zk.errors import Unavailable
@@ -22,7 +23,9 @@ def test_a_write_zookeeper_does_not_take_is_503_and_writes_nothing(client, app, 
     answer = register(client)
     assert (answer.status_code, answer.get_data(as_text=True)) == (503, "ZooKeeper zkidc qa did not answer in 2.0 s")
     mocker.stopall()
-    assert [doc["serviceEndpoint"]["port"] for doc in read_members(zk, services_path + "/serviceTest").values()] == [9000]
+    assert [doc["serviceEndpoint"]["port"] for doc in read_members(zk, services_path + "/serviceTest").values()] == [
+        9000
+    ]
     assert beat(client).status_code == 404
 
 

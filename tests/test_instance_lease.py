@@ -1,4 +1,5 @@
 """Instance API heartbeats, lapses, DISABLE, several replicas, and what plain ZooKeeper readers see."""
+
 import json
 import time
 import urllib.error

@@ -1,4 +1,5 @@
 """The lease mechanism's policy choices the instance API relies on (zk.instances, real ZooKeeper)."""
+
 import time
 from dataclasses import replace
 
@@ -50,7 +51,12 @@ def test_replace_keeps_the_policy_unless_given_one(catalog, zk, services_path):
     catalog.instances.register("svc", "k", lambda old: member(), TIMED)
     catalog.instances.replace("svc", "k", lambda old: replace(old, metadata={"a": "b"}))
     (doc,) = published(zk, services_path)
-    assert doc["instance"]["policy"] == {"ttl": 2.0, "unhealthy_after": 1.0, "renew_interval": 0.3, "self_preservation": False}
+    assert doc["instance"]["policy"] == {
+        "ttl": 2.0,
+        "unhealthy_after": 1.0,
+        "renew_interval": 0.3,
+        "self_preservation": False,
+    }
     assert doc["instance"]["lease"] == "k"
     catalog.instances.replace("svc", "k", lambda old: old, policy=FOREVER)
     (doc,) = published(zk, services_path)

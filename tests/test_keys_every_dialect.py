@@ -3,10 +3,12 @@ gateway process: no key, an unknown key, a key without the right, a key for
 another zkidc and a key for other services are all refused in the dialect's
 own envelope, and nothing is written (the znode trees of every zkidc are
 the same, byte for byte and version for version, before and after)."""
+
 import pytest
 
 from tests.conftest import KEYS, OPS
-from tests.fault_helpers import call, registry_state as state
+from tests.fault_helpers import call
+from tests.fault_helpers import registry_state as state
 
 READER = KEYS["reader"]["secret"]
 WRITER = KEYS["writer"]["secret"]  # read and write, not delete
@@ -70,14 +72,35 @@ def seed(gw, zkidc):
     assert call(gw.url, "POST", "/addservice", params=admin, headers=h).json["code"] == 1
     added = call(gw.url, "POST", "/addserver", params={**admin, "serverHost": "10.0.0.1", "serverPort": 80}, headers=h)
     server_key = added.json["key"]
-    form = {"zone": "z1", "env": "uat", "appid": "demo.svc", "hostname": "h1", "addrs": "http://10.0.0.2:80", "status": 1, "key": OPS}
+    form = {
+        "zone": "z1",
+        "env": "uat",
+        "appid": "demo.svc",
+        "hostname": "h1",
+        "addrs": "http://10.0.0.2:80",
+        "status": 1,
+        "key": OPS,
+    }
     assert call(gw.url, "POST", "/discovery/register", form=form, headers=h).json["code"] == 0
     p = {**h, "X-Polaris-Token": OPS}
-    assert call(gw.url, "POST", "/naming/v1/services", body=[{"name": "polaris.svc"}, {"name": "polaris.other"}], headers=p).json["code"] == 200000
+    assert (
+        call(
+            gw.url, "POST", "/naming/v1/services", body=[{"name": "polaris.svc"}, {"name": "polaris.other"}], headers=p
+        ).json["code"]
+        == 200000
+    )
     for path, rule in (
         ("routings", {"service": "polaris.svc"}),
         ("circuitbreakers", {"service": "polaris.svc", "name": "cb"}),
-        ("ratelimits", {"service": "polaris.svc", "name": "rl", "type": "LOCAL", "amounts": [{"maxAmount": 10, "validDuration": "1s"}]}),
+        (
+            "ratelimits",
+            {
+                "service": "polaris.svc",
+                "name": "rl",
+                "type": "LOCAL",
+                "amounts": [{"maxAmount": 10, "validDuration": "1s"}],
+            },
+        ),
     ):
         answer = call(gw.url, "POST", "/naming/v1/" + path, body=[rule], headers=p)
         assert answer.json["code"] == 200000, answer.json
@@ -99,13 +122,24 @@ def endpoints(server_key, rate_limit_id):
     """(dialect, method, path, payload, right) of every mutating endpoint."""
     identity = {"zone": "z1", "env": "uat", "appid": "demo.svc"}
     instance = {"serviceName": "demo.svc", "ip": "10.0.0.3", "port": 8080}
-    limit = {"service": "polaris.svc", "name": "rl2", "type": "LOCAL", "amounts": [{"maxAmount": 5, "validDuration": "1s"}]}
+    limit = {
+        "service": "polaris.svc",
+        "name": "rl2",
+        "type": "LOCAL",
+        "amounts": [{"maxAmount": 5, "validDuration": "1s"}],
+    }
     return [
         ("admin", "POST", "/addservice", {"destName": "demo.new"}, "write"),
         ("admin", "POST", "/delservice", {"destName": "demo.svc", "force": "true"}, "delete"),
         ("admin", "POST", "/addserver", {"destName": "demo.svc", "serverHost": "10.0.0.9", "serverPort": 81}, "write"),
         ("admin", "POST", "/delserver", {"destName": "demo.svc", "serverKey": server_key}, "write"),
-        ("discovery", "POST", "/discovery/register", {**identity, "hostname": "h2", "addrs": "http://10.0.0.4:80", "status": 1}, "write"),
+        (
+            "discovery",
+            "POST",
+            "/discovery/register",
+            {**identity, "hostname": "h2", "addrs": "http://10.0.0.4:80", "status": 1},
+            "write",
+        ),
         ("discovery", "POST", "/discovery/renew", {**identity, "hostname": "h1"}, "write"),
         ("discovery", "POST", "/discovery/cancel", {**identity, "hostname": "h1"}, "write"),
         ("polaris", "POST", "/naming/v1/services", [{"name": "polaris.new"}], "write"),
@@ -124,7 +158,13 @@ def endpoints(server_key, rate_limit_id):
         ("instance", "DELETE", "/api/instance", instance, "write"),
         ("instance", "PUT", "/api/instance/beat", instance, "write"),
         ("instance", "PUT", "/api/instance/status", {**instance, "status": "DISABLE"}, "write"),
-        ("admin", "POST", "/setserver", {"destName": "demo.svc", "serverKey": server_key, "status": "STOPPED"}, "write"),
+        (
+            "admin",
+            "POST",
+            "/setserver",
+            {"destName": "demo.svc", "serverKey": server_key, "status": "STOPPED"},
+            "write",
+        ),
     ]
 
 
@@ -150,7 +190,9 @@ def test_every_mutating_endpoint_refuses_every_wrong_key_and_writes_nothing(gw, 
         try:
             refused(dialect, answer, status)
         except AssertionError:
-            raise AssertionError("%s: %s %s answered %s %r" % (case, method, path, answer.status, answer.body[:300])) from None
+            raise AssertionError(
+                "%s: %s %s answered %s %r" % (case, method, path, answer.status, answer.body[:300])
+            ) from None
     assert state(zk, prefix) == before, "a refused write changed ZooKeeper"
 
 
@@ -165,18 +207,38 @@ def test_the_same_calls_with_the_right_key_do_write(gw, targets, zk, prefix):
 
 
 def test_a_service_scoped_key_may_write_its_own_services(gw, zk, prefix):
-    form = {"zone": "z1", "env": "uat", "appid": "ip2city.http", "hostname": "h1", "addrs": "http://10.0.0.5:80", "status": 1}
+    form = {
+        "zone": "z1",
+        "env": "uat",
+        "appid": "ip2city.http",
+        "hostname": "h1",
+        "addrs": "http://10.0.0.5:80",
+        "status": 1,
+    }
     assert send(gw, "discovery", "POST", "/discovery/register", form, IP2CITY, "qa").json["code"] == 0
     assert send(gw, "admin", "POST", "/addservice", {"destName": "ip2city.rpc"}, IP2CITY, "qa").json["code"] == 1
-    answer = send(gw, "instance", "POST", "/api/instance", {"serviceName": "ip2city.grpc", "ip": "10.0.0.6", "port": 9000}, IP2CITY, "qa")
+    answer = send(
+        gw,
+        "instance",
+        "POST",
+        "/api/instance",
+        {"serviceName": "ip2city.grpc", "ip": "10.0.0.6", "port": 9000},
+        IP2CITY,
+        "qa",
+    )
     assert (answer.status, answer.text) == (200, "success")
-    assert send(gw, "polaris", "POST", "/naming/v1/services", [{"name": "ip2city.api"}], IP2CITY, "qa").json["code"] == 200000
+    assert (
+        send(gw, "polaris", "POST", "/naming/v1/services", [{"name": "ip2city.api"}], IP2CITY, "qa").json["code"]
+        == 200000
+    )
     names = set(zk.get_children("%s/qa/soa/services" % prefix))
     assert {"ip2city.http", "ip2city.rpc", "ip2city.grpc", "ip2city.api"} <= names
 
 
 def test_a_batch_with_one_foreign_service_writes_none_of_it(gw, zk, prefix):
     before = state(zk, prefix)
-    answer = send(gw, "polaris", "POST", "/naming/v1/services", [{"name": "ip2city.ok"}, {"name": "demo.foreign"}], IP2CITY, "qa")
+    answer = send(
+        gw, "polaris", "POST", "/naming/v1/services", [{"name": "ip2city.ok"}, {"name": "demo.foreign"}], IP2CITY, "qa"
+    )
     assert answer.status in (400, 403) and [r["code"] for r in answer.json["responses"]][1] == 403001
     assert state(zk, prefix) == before

@@ -5,6 +5,7 @@ gevent workers each, so four ZooKeeper sessions) and nginx in front when it is
 installed; a write through one replica is read through the other, through
 nginx, and by a plain ZooKeeper client.
 """
+
 import json
 import os
 import shutil
@@ -32,7 +33,9 @@ APPID = "cluster.demo"
 
 
 def run(command, directory, env, timeout=150):
-    return subprocess.run(["bash", SCRIPT, command, directory], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", SCRIPT, command, directory], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def distinct_free_ports(count):
@@ -146,7 +149,12 @@ def test_admin_writes_through_one_replica_are_read_through_the_other(cluster):
 @pytest.mark.skipif(not NGINX, reason="nginx is not installed (make test installs it)")
 def test_nginx_spreads_requests_and_passes_the_request_id(cluster):
     http(cluster.lb, "/addservice", {"destName": SERVICE}, "POST")
-    assert http(cluster.lb, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.2", "serverPort": 8080}, "POST")["code"] == 1
+    assert (
+        http(cluster.lb, "/addserver", {"destName": SERVICE, "serverHost": "10.0.0.2", "serverPort": 8080}, "POST")[
+            "code"
+        ]
+        == 1
+    )
     eventually(lambda: ("10.0.0.2", 8080) in servers(cluster.b))
     request = urllib.request.Request(cluster.lb + "/healthz", headers={"X-Request-Id": "cluster-test-0001"})
     with urllib.request.urlopen(request, timeout=5) as answer:
@@ -165,7 +173,9 @@ def test_a_plain_zookeeper_client_sees_the_serverset_member(cluster):
     client.start(timeout=15)
     try:
         path = "/soa/services/%s" % SERVICE
-        members = [json.loads(client.get("%s/%s" % (path, c))[0]) for c in client.get_children(path) if c.startswith("member_")]
+        members = [
+            json.loads(client.get("%s/%s" % (path, c))[0]) for c in client.get_children(path) if c.startswith("member_")
+        ]
     finally:
         client.stop()
         client.close()
@@ -200,7 +210,9 @@ def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other
     # A long poll through nginx (or B) waits, and a registration through A wakes it.
     front = cluster.lb if NGINX else cluster.b
     with ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(http, front, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": latest})
+        waiting = pool.submit(
+            http, front, "/discovery/poll", {"appid": APPID, "env": "uat", "latest_timestamp": latest}
+        )
         time.sleep(1)
         assert not waiting.done(), waiting.result()  # what answered at once
         second = {**discovery_instance("host-2"), "addrs": "http://10.0.1.2:8080", "status": 1}
@@ -209,7 +221,9 @@ def test_discovery_register_through_one_replica_fetch_and_poll_through_the_other
     assert woken["code"] == 0 and hostnames(woken) == ["host-1", "host-2"]
 
     # Each replica announces the address it was told to advertise.
-    nodes = eventually(lambda: len(http(cluster.b, "/discovery/nodes", {})["data"]) == 2 and http(cluster.b, "/discovery/nodes", {}))
+    nodes = eventually(
+        lambda: len(http(cluster.b, "/discovery/nodes", {})["data"]) == 2 and http(cluster.b, "/discovery/nodes", {})
+    )
     assert sorted(n["addr"] for n in nodes["data"]) == sorted(u[len("http://") :] for u in (cluster.a, cluster.b))
 
 
@@ -221,7 +235,10 @@ def test_replicas_report_metrics_audit_lines_and_a_valid_openapi_document(cluste
     def scraped():  # each gunicorn worker has its own figures: scrape until one has served requests
         with urllib.request.urlopen(cluster.a + "/metrics", timeout=5) as answer:
             text = answer.read().decode()
-        return 'soa_gateway_zookeeper_connected{state="connected",zkidc="qa"} 1.0' in text and "soa_gateway_requests_total{" in text
+        return (
+            'soa_gateway_zookeeper_connected{state="connected",zkidc="qa"} 1.0' in text
+            and "soa_gateway_requests_total{" in text
+        )
 
     for _ in range(20):
         http(cluster.a, "/servicelist", {})

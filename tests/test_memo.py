@@ -1,4 +1,5 @@
 """gateway.memo: answers kept while made from the very same snapshot."""
+
 from gateway.memo import Memo
 
 

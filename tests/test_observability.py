@@ -1,4 +1,5 @@
 """Metrics, request ids, structured logs, the audit trail and /openapi.json."""
+
 import json
 import logging
 import re
@@ -25,7 +26,9 @@ def test_metrics_count_requests_and_read_live_state(client):
     client.get("/serverlist", query_string={"destName": "svc", "key": OPS})
     text = client.get("/metrics").get_data(as_text=True)
     assert metric(text, "soa_gateway_requests_total", dialect="admin", endpoint="addservice", outcome="ok") == 1
-    assert metric(text, "soa_gateway_requests_total", dialect="admin", endpoint="serverlist", outcome="client_error") == 1
+    assert (
+        metric(text, "soa_gateway_requests_total", dialect="admin", endpoint="serverlist", outcome="client_error") == 1
+    )
     assert metric(text, "soa_gateway_request_seconds_count", dialect="admin", endpoint="serverlist") == 2
     assert metric(text, "soa_gateway_zookeeper_connected", zkidc="qa", state="connected") == 1
     assert metric(text, "soa_gateway_cached_services", zkidc="qa") == 1
@@ -53,7 +56,13 @@ def test_every_change_is_audited_with_who_but_never_the_key(client, caplog, serv
     audits = [r.fields for r in records(caplog, "soa.audit") if r.fields.get("action")]  # not the gateway's own
     assert len(audits) == 2
     done, refused = audits
-    assert (done["key"], done["zkidc"], done["dialect"], done["action"], done["result"]) == ("ops", "qa", "admin", "addservice", "ok")
+    assert (done["key"], done["zkidc"], done["dialect"], done["action"], done["result"]) == (
+        "ops",
+        "qa",
+        "admin",
+        "addservice",
+        "ok",
+    )
     assert done["request_id"] == "r-1"
     assert any(path.endswith("/soa/services/svc") for path in done["paths"])
     assert (refused["key"], refused["action"], refused["status"]) == ("reader", "addservice", 403)
@@ -72,7 +81,9 @@ def test_audit_lines_name_paths_inside_the_zkidc_and_the_members_created(client,
 
     caplog.set_level(logging.INFO)
     client.post("/addservice", query_string={"destName": "svc", "key": OPS})
-    added = client.post("/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80}).json
+    added = client.post(
+        "/addserver", query_string={"destName": "svc", "key": OPS, "serverHost": "10.0.0.1", "serverPort": 80}
+    ).json
     ok(register(client))
     (created,) = zk.get_children(services_path + "/serviceTest")
     ok(set_status(client, "DISABLE"))  # one transaction: the new member in, the old one out
@@ -97,15 +108,43 @@ def test_a_refused_write_is_audited_with_the_zkidc_and_service_it_targeted(clien
     from tests.polaris_helpers import IP2CITY, create
 
     caplog.set_level(logging.INFO)
-    client.post("/addserver", query_string={"destName": "svc", "key": KEYS["qaonly"]["secret"], "zkidc": "yz",
-                                            "serverHost": "10.0.0.1", "serverPort": 80})
-    client.post("/discovery/register", data={"zone": "sh001", "env": "uat", "appid": "pay.api", "hostname": "h1",
-                                             "addrs": "http://10.0.0.1:80", "status": 1, "key": KEYS["ip2city"]["secret"]})
+    client.post(
+        "/addserver",
+        query_string={
+            "destName": "svc",
+            "key": KEYS["qaonly"]["secret"],
+            "zkidc": "yz",
+            "serverHost": "10.0.0.1",
+            "serverPort": 80,
+        },
+    )
+    client.post(
+        "/discovery/register",
+        data={
+            "zone": "sh001",
+            "env": "uat",
+            "appid": "pay.api",
+            "hostname": "h1",
+            "addrs": "http://10.0.0.1:80",
+            "status": 1,
+            "key": KEYS["ip2city"]["secret"],
+        },
+    )
     assert create(client, {"name": "ip2city-east"}, {"name": "payments"}, key=IP2CITY).status_code == 403  # a batch
     (addserver,) = audit_lines(caplog, "addserver")
-    assert (addserver["key"], addserver["status"], addserver["zkidc"], addserver["services"]) == ("qaonly", 403, "yz", ["svc"])
+    assert (addserver["key"], addserver["status"], addserver["zkidc"], addserver["services"]) == (
+        "qaonly",
+        403,
+        "yz",
+        ["svc"],
+    )
     (register,) = audit_lines(caplog, "register")
-    assert (register["key"], register["status"], register["zkidc"], register["services"]) == ("ip2city", 403, "qa", ["pay.api"])
+    assert (register["key"], register["status"], register["zkidc"], register["services"]) == (
+        "ip2city",
+        403,
+        "qa",
+        ["pay.api"],
+    )
     assert register["paths"] == []
     (batch,) = [r.fields for r in records(caplog, "soa.audit") if r.fields.get("dialect") == "polaris"]
     assert (batch["key"], batch["status"], batch["result"]) == ("ip2city", 403, "refused")
@@ -118,10 +157,16 @@ def test_a_key_in_a_logged_uri_is_redacted():
     try:
         raise RuntimeError("while serving /discovery/fetch?keys=%s" % OPS)
     except RuntimeError:
-        record = logging.makeLogRecord({"name": "gunicorn.error", "levelno": logging.ERROR, "levelname": "ERROR",
-                                        "msg": "Error handling request %s %s",
-                                        "args": ("GET", "/servicelist?zkidc=qa&key=%s&x=1" % OPS),
-                                        "exc_info": sys.exc_info()})
+        record = logging.makeLogRecord(
+            {
+                "name": "gunicorn.error",
+                "levelno": logging.ERROR,
+                "levelname": "ERROR",
+                "msg": "Error handling request %s %s",
+                "args": ("GET", "/servicelist?zkidc=qa&key=%s&x=1" % OPS),
+                "exc_info": sys.exc_info(),
+            }
+        )
     line = json.loads(JsonFormatter().format(record))
     assert OPS not in json.dumps(line)
     assert line["msg"] == "Error handling request GET /servicelist?zkidc=qa&key=<redacted>&x=1"
@@ -138,7 +183,11 @@ def test_failed_requests_get_a_json_access_line_with_the_request_id(client, capl
     assert line["request_id"] == "trace-7"
     fields = access.fields
     assert (fields["status"], fields["dialect"], fields["endpoint"], fields["key"], fields["path"]) == (
-        404, "admin", "serverlist", "ops", "/serverlist",
+        404,
+        "admin",
+        "serverlist",
+        "ops",
+        "/serverlist",
     )
     assert fields["error"] == "service nope does not exist on zkidc qa" and fields["duration_ms"] >= 0
     assert OPS not in line.values()

@@ -7,6 +7,7 @@ Examples per operation and mode (valid, invalid): ``SOA_FUZZ_EXAMPLES``
 (default 6) in ``make test``; ``SOA_FUZZ_SOAK_EXAMPLES`` (default 40, some
 4,500 calls in all) in the soak-marked test that ``make soak`` runs.
 """
+
 import json
 import os
 import time
@@ -92,9 +93,14 @@ def run_fuzz(base, examples):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-                      suppress_health_check=list(HealthCheck))
-            def check(case):
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=False,
+                suppress_health_check=list(HealthCheck),
+            )
+            def check(case, operation=operation):
                 try:
                     response = case.call(base_url=base, session=session, headers={"X-Api-Key": OPS}, timeout=15)
                 except (requests.RequestException, ValueError) as exc:  # the client would not even send it
@@ -106,16 +112,26 @@ def run_fuzz(base, examples):
                 line = len(response.request.method) + len(response.request.url) + 10
                 problem = envelope_problem(operation.path, response.status_code, content_type, response.content, line)
                 if problem:
-                    problems.append("%s %s: %s -> %d %r" % (
-                        operation.method.upper(), operation.path, problem, response.status_code, response.content[:300]))
+                    problems.append(
+                        "%s %s: %s -> %d %r"
+                        % (
+                            operation.method.upper(),
+                            operation.path,
+                            problem,
+                            response.status_code,
+                            response.content[:300],
+                        )
+                    )
 
             try:
                 check()
             except Unsatisfiable:
                 assert mode == GenerationMode.NEGATIVE  # nothing to get wrong: no parameters, no body
             except Exception as exc:  # noqa: BLE001 - a generation problem of one operation is reported, not fatal
-                problems.append("%s %s (%s): %s: %s" % (operation.method.upper(), operation.path, mode.value,
-                                                        type(exc).__name__, str(exc)[:300]))
+                problems.append(
+                    "%s %s (%s): %s: %s"
+                    % (operation.method.upper(), operation.path, mode.value, type(exc).__name__, str(exc)[:300])
+                )
     return calls[0], problems
 
 

@@ -1,4 +1,5 @@
 """Polaris client discover: POST /v1/Discover against a real ZooKeeper."""
+
 import hashlib
 import json
 
@@ -10,7 +11,9 @@ from tests.polaris_helpers import IP2CITY, READER, create, discover, headers, me
 
 
 def add_server(client, service, host, port):
-    answer = client.post("/addserver", data={"destName": service, "serverHost": host, "serverPort": str(port), "key": OPS})
+    answer = client.post(
+        "/addserver", data={"destName": service, "serverHost": host, "serverPort": str(port), "key": OPS}
+    )
     assert answer.json["code"] == 1
     return answer.json["key"]
 
@@ -33,8 +36,16 @@ def shop(client, zk, services_path):
     create(client, {"name": "shop", "namespace": "Test", "business": "ee", "metadata": {"owner": "me"}})
     add_server(client, "shop", "10.0.0.1", 80)
     path = "%s/shop/member_" % services_path
-    zk.create(path, member("10.0.0.2", 8080, metadata={"weight": "7", "protocol": "grpc"},
-                           instance={"version": "2.1", "zone": "sh", "priority": 2}), sequence=True)
+    zk.create(
+        path,
+        member(
+            "10.0.0.2",
+            8080,
+            metadata={"weight": "7", "protocol": "grpc"},
+            instance={"version": "2.1", "zone": "sh", "priority": 2},
+        ),
+        sequence=True,
+    )
     zk.create(path, member("10.0.0.3", 8080, "STOPPED", instance={"id": "given-id", "weight": 30}), sequence=True)
     zk.create(path, member("10.0.0.4", 8080, "DEAD"), sequence=True)
     eventually(lambda: len(discover(client, 1, "shop", "Test").json.get("instances", [])) == 4)
@@ -46,7 +57,12 @@ def test_type_1_answers_every_member_in_polaris_shape(client, shop):
     body = answer.json
     assert (body["code"], body["info"], body["type"]) == (200000, "execute success", "INSTANCE")
     service = body["service"]
-    assert (service["name"], service["namespace"], service["business"], service["metadata"]) == ("shop", "Test", "ee", {"owner": "me"})
+    assert (service["name"], service["namespace"], service["business"], service["metadata"]) == (
+        "shop",
+        "Test",
+        "ee",
+        {"owner": "me"},
+    )
     assert len(service["revision"]) == 40
     by_host = {i["host"]: i for i in body["instances"]}
     admin = by_host["10.0.0.1"]
@@ -155,8 +171,18 @@ def test_odd_foreign_members_do_not_break_discover(client, zk, services_path):
     zk.create(path, b"[]", sequence=True)
     zk.create(path, b"", sequence=True)
     zk.create(path, b"10.0.0.5:9090", sequence=True)  # plain host:port
-    zk.create(path, json.dumps({"serviceEndpoint": {"host": "10.0.0.6", "port": 80}, "status": "WEIRD",
-                                "metadata": {"n": 1}, "instance": {"weight": "heavy", "priority": -3, "id": 5}}).encode(), sequence=True)
+    zk.create(
+        path,
+        json.dumps(
+            {
+                "serviceEndpoint": {"host": "10.0.0.6", "port": 80},
+                "status": "WEIRD",
+                "metadata": {"n": 1},
+                "instance": {"weight": "heavy", "priority": -3, "id": 5},
+            }
+        ).encode(),
+        sequence=True,
+    )
     zk.create("%s/odd/lock-0001" % services_path, b"not a member")
     eventually(lambda: len(discover(client, 1, "odd").json.get("instances", [])) == 2)
     answer = discover(client, 1, "odd")
@@ -173,8 +199,13 @@ def test_odd_foreign_members_do_not_break_discover(client, zk, services_path):
 
 
 def test_type_6_lists_the_services_of_a_namespace(client):
-    create(client, {"name": "a", "namespace": "Test", "metadata": {"k": "v"}}, {"name": "b", "namespace": "Test"},
-           {"name": "c", "namespace": "Other"}, {"name": "d"})
+    create(
+        client,
+        {"name": "a", "namespace": "Test", "metadata": {"k": "v"}},
+        {"name": "b", "namespace": "Test"},
+        {"name": "c", "namespace": "Other"},
+        {"name": "d"},
+    )
     answer = discover(client, 6, namespace="Test")
     assert answer.status_code == 200 and answer.json["code"] == 200000 and answer.json["type"] == "SERVICES"
     assert [(s["name"], s["namespace"]) for s in answer.json["services"]] == [("a", "Test"), ("b", "Test")]
@@ -182,8 +213,12 @@ def test_type_6_lists_the_services_of_a_namespace(client):
     current = answer.json["service"]["revision"]
     assert current and answer.json["service"]["namespace"] == "Test"
     same = discover(client, 6, namespace="Test", revision=current)
-    assert same.json == {"code": 200001, "info": "discover data is no change", "type": "SERVICES",
-                         "service": {"name": "", "namespace": "Test", "revision": current}}
+    assert same.json == {
+        "code": 200001,
+        "info": "discover data is no change",
+        "type": "SERVICES",
+        "service": {"name": "", "namespace": "Test", "revision": current},
+    }
     default = discover(client, 6, namespace="")
     assert [s["name"] for s in default.json["services"]] == ["d"]
 
@@ -201,10 +236,16 @@ def test_type_6_revision_follows_the_namespace_only(client):
 
 
 def test_type_6_filters(client):
-    create(client, {"name": "shop-a", "namespace": "T", "business": "Retail", "metadata": {"tier": "1"}},
-           {"name": "shop-b", "namespace": "T", "business": "retail", "metadata": {"tier": "2"}},
-           {"name": "bank", "namespace": "T", "business": "finance", "metadata": {"tier": "1"}})
-    listed = lambda **service: [s["name"] for s in discover(client, 6, namespace="T", **service).json["services"]]
+    create(
+        client,
+        {"name": "shop-a", "namespace": "T", "business": "Retail", "metadata": {"tier": "1"}},
+        {"name": "shop-b", "namespace": "T", "business": "retail", "metadata": {"tier": "2"}},
+        {"name": "bank", "namespace": "T", "business": "finance", "metadata": {"tier": "1"}},
+    )
+
+    def listed(**service):
+        return [s["name"] for s in discover(client, 6, namespace="T", **service).json["services"]]
+
     assert listed(name="shop*") == ["shop-a", "shop-b"]
     assert listed(business="RETAIL") == ["shop-a", "shop-b"]
     assert listed(metadata={"tier": "1"}) == ["bank", "shop-a"]
@@ -238,7 +279,9 @@ def test_types_by_name_and_unknown_fields(client):
     doc = {"type": "INSTANCE", "service": {"name": "a", "extra": [1]}, "flow": "x"}
     answer = client.post("/v1/Discover", json=doc, headers=headers())
     assert answer.status_code == 400 and answer.json["code"] == 400103
-    assert "flow: unknown parameter" in answer.json["info"] and "service.extra: unknown parameter" in answer.json["info"]
+    assert (
+        "flow: unknown parameter" in answer.json["info"] and "service.extra: unknown parameter" in answer.json["info"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -280,9 +323,13 @@ def test_keys(client):
 def test_zkidc_header_or_parameter(client):
     create(client, {"name": "only-in-yz"}, zkidc="yz")
     assert discover(client, 1, "only-in-yz").json["code"] == 400202
-    in_yz = client.post("/v1/Discover", json={"type": 1, "service": {"name": "only-in-yz"}}, headers=headers(zkidc="yz"))
+    in_yz = client.post(
+        "/v1/Discover", json={"type": 1, "service": {"name": "only-in-yz"}}, headers=headers(zkidc="yz")
+    )
     assert in_yz.json["code"] == 200000
-    by_param = client.post("/v1/Discover?zkidc=yz", json={"type": 1, "service": {"name": "only-in-yz"}}, headers=headers())
+    by_param = client.post(
+        "/v1/Discover?zkidc=yz", json={"type": 1, "service": {"name": "only-in-yz"}}, headers=headers()
+    )
     assert by_param.json["code"] == 200000
     unknown = client.post("/v1/Discover?zkidc=zz", json={"type": 1, "service": {"name": "x"}}, headers=headers())
     assert unknown.status_code == 400 and unknown.json["code"] == 400103

@@ -1,6 +1,7 @@
 """The discover hot path (gateway/polaris/lane.py) answers exactly as the
 Flask view does, counts and logs its requests, and leaves everything else
 to the view."""
+
 import functools
 import json
 import logging
@@ -18,8 +19,12 @@ from tests.polaris_helpers import READER, create, headers
 
 def post(client, doc=None, raw=None, key=OPS, query=None, extra=None):
     data = raw if raw is not None else json.dumps(doc)
-    return client.post("/v1/Discover", data=data, headers={**headers(key), "Content-Type": "application/json", **(extra or {})},
-                       query_string=query)
+    return client.post(
+        "/v1/Discover",
+        data=data,
+        headers={**headers(key), "Content-Type": "application/json", **(extra or {})},
+        query_string=query,
+    )
 
 
 def reaching_flask(mocker):
@@ -39,7 +44,9 @@ def served(client, app):
     """A service with two members, the app, and a client of the Flask view alone (no lane)."""
     create(client, {"name": "lane.svc", "namespace": "default"})
     for host in ("10.0.0.1", "10.0.0.2"):
-        answer = client.post("/addserver", data={"destName": "lane.svc", "serverHost": host, "serverPort": "80", "key": OPS})
+        answer = client.post(
+            "/addserver", data={"destName": "lane.svc", "serverHost": host, "serverPort": "80", "key": OPS}
+        )
         assert answer.json["code"] == 1
     eventually(lambda: len(post(client, ask()).json.get("instances", [])) == 2)
     view_only = Client(functools.partial(Flask.wsgi_app, app), Response)  # Flask without the lanes
@@ -67,10 +74,23 @@ def test_the_lane_answers_full_and_unchanged_like_the_view(served, mocker):
     assert started.call_count == 2  # only the two view-only calls reached Flask
 
 
-@pytest.mark.parametrize("case", [
-    "unknown service", "other namespace", "bad key", "reader of another service", "not json", "duplicate key",
-    "type 6", "type 3", "unknown type", "zkidc in the query", "unknown zkidc header", "no body",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown service",
+        "other namespace",
+        "bad key",
+        "reader of another service",
+        "not json",
+        "duplicate key",
+        "type 6",
+        "type 3",
+        "unknown type",
+        "zkidc in the query",
+        "unknown zkidc header",
+        "no body",
+    ],
+)
 def test_anything_unusual_is_answered_by_the_view(served, mocker, case):
     client, view_only = served
     key, query, extra, raw, doc = OPS, None, None, None, ask()
@@ -113,12 +133,14 @@ def test_a_reader_key_and_the_zkidc_header_are_served_by_the_lane(served, mocker
 
 def test_lane_requests_are_counted_and_carry_the_request_id(served):
     client, _ = served
+
     def served_ok():
         text = client.get("/metrics").get_data(as_text=True)
         for line in text.splitlines():
             if line.startswith('soa_gateway_requests_total{dialect="polaris",endpoint="discover",outcome="ok"}'):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
+
     before = served_ok()
     for _ in range(3):
         answer = post(client, ask(), extra={"X-Request-Id": "poll-42"})
@@ -139,7 +161,12 @@ def test_the_lane_writes_access_lines_when_asked(zk_server, chroot, caplog):
         assert len(lines) == 1
         fields = lines[0].fields
         assert (fields["request_id"], fields["path"], fields["status"], fields["endpoint"], fields["key"]) == (
-            "seen-1", "/v1/Discover", 200, "discover", "ops")
+            "seen-1",
+            "/v1/Discover",
+            200,
+            "discover",
+            "ops",
+        )
     finally:
         app.extensions["soa"].registry.stop()
 
@@ -162,6 +189,10 @@ def test_a_failure_once_the_lane_runs_is_answered_in_the_envelope_of_the_view(se
     answer = post(client, ask(), extra={"X-Request-Id": "broken-1"})
     assert started.call_count == 0 and shapes.Service.answer.call_count == 1  # answered once, by the lane
     assert answer.status_code == 500 and answer.headers["X-Request-Id"] == "broken-1"
-    assert answer.json == {"code": 500000, "info": "execute exception: internal error", "type": "INSTANCE",
-                           "service": {"name": "lane.svc", "namespace": "default"}}
+    assert answer.json == {
+        "code": 500000,
+        "info": "execute exception: internal error",
+        "type": "INSTANCE",
+        "service": {"name": "lane.svc", "namespace": "default"},
+    }
     _same(answer, post(view_only, ask()))

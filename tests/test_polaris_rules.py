@@ -1,4 +1,5 @@
 """Routing, rate-limit and circuit-breaker rules: management paths and discover types 3, 4, 5."""
+
 import json
 
 import pytest
@@ -7,14 +8,36 @@ from gateway import create_app
 from tests.conftest import eventually
 from tests.polaris_helpers import READER, WRITER, codes, create, delete, discover, headers, rules
 
-ROUTING = {"service": "shop", "namespace": "Test",
-           "inbounds": [{"sources": [{"service": "*", "namespace": "*", "metadata": {"env": {"type": "EXACT", "value": "gray"}}}],
-                         "destinations": [{"metadata": {"version": {"value": "2.0"}}, "weight": 100, "priority": 0}]}],
-           "outbounds": []}
-LIMIT = {"service": "shop", "namespace": "Test", "name": "per-second", "type": "LOCAL",
-         "amounts": [{"maxAmount": 100, "validDuration": "1s"}], "method": {"type": "EXACT", "value": "/buy"}}
-BREAKER = {"service": "shop", "namespace": "Test", "name": "cb",
-           "inbounds": [{"sources": [{"service": "*"}], "destinations": [{"resource": "INSTANCE", "policy": {"errorRate": {"errorRateToOpen": 10}}}]}]}
+ROUTING = {
+    "service": "shop",
+    "namespace": "Test",
+    "inbounds": [
+        {
+            "sources": [{"service": "*", "namespace": "*", "metadata": {"env": {"type": "EXACT", "value": "gray"}}}],
+            "destinations": [{"metadata": {"version": {"value": "2.0"}}, "weight": 100, "priority": 0}],
+        }
+    ],
+    "outbounds": [],
+}
+LIMIT = {
+    "service": "shop",
+    "namespace": "Test",
+    "name": "per-second",
+    "type": "LOCAL",
+    "amounts": [{"maxAmount": 100, "validDuration": "1s"}],
+    "method": {"type": "EXACT", "value": "/buy"},
+}
+BREAKER = {
+    "service": "shop",
+    "namespace": "Test",
+    "name": "cb",
+    "inbounds": [
+        {
+            "sources": [{"service": "*"}],
+            "destinations": [{"resource": "INSTANCE", "policy": {"errorRate": {"errorRateToOpen": 10}}}],
+        }
+    ],
+}
 
 
 @pytest.fixture
@@ -32,11 +55,19 @@ def rules_path(chroot, service, kind):
 def test_routing_lifecycle(client, shop, zk, chroot, services_path):
     empty = discover(client, 3, "shop", "Test")
     assert empty.status_code == 200 and empty.json["code"] == 200000
-    assert empty.json["routing"] == {"service": "shop", "namespace": "Test", "inbounds": [], "outbounds": [], "revision": ""}
+    assert empty.json["routing"] == {
+        "service": "shop",
+        "namespace": "Test",
+        "inbounds": [],
+        "outbounds": [],
+        "revision": "",
+    }
 
     made = rules(client, "routings", "post", [ROUTING])
     assert made.status_code == 200
-    assert made.json["responses"] == [{"code": 200000, "info": "execute success", "routing": {"service": "shop", "namespace": "Test"}}]
+    assert made.json["responses"] == [
+        {"code": 200000, "info": "execute success", "routing": {"service": "shop", "namespace": "Test"}}
+    ]
     stored = json.loads(zk.get(rules_path(chroot, "shop", "routing"))[0])
     assert stored["rules"][0]["inbounds"] == ROUTING["inbounds"]
     assert zk.get_children("%s/shop" % services_path) == []  # nothing under the service node
@@ -48,8 +79,12 @@ def test_routing_lifecycle(client, shop, zk, chroot, services_path):
     current = answer.json["service"]["revision"]
     assert current and routing["revision"] == current
     same = discover(client, 3, "shop", "Test", revision=current)
-    assert same.json == {"code": 200001, "info": "discover data is no change", "type": "ROUTING",
-                         "service": {"name": "shop", "namespace": "Test", "revision": current}}
+    assert same.json == {
+        "code": 200001,
+        "info": "discover data is no change",
+        "type": "ROUTING",
+        "service": {"name": "shop", "namespace": "Test", "revision": current},
+    }
 
     unchanged = rules(client, "routings", "put", [ROUTING])
     assert codes(unchanged) == (200002, [200002])
@@ -87,7 +122,9 @@ def test_routing_query(client, shop):
     everything = client.get("/naming/v1/routings", headers=headers()).json
     assert everything["code"] == 200000 and everything["amount"] == 2
     assert {r["service"] for r in everything["routings"]} == {"shop", "pay"}
-    one = client.get("/naming/v1/routings", query_string={"service": "pay", "namespace": "Test"}, headers=headers()).json
+    one = client.get(
+        "/naming/v1/routings", query_string={"service": "pay", "namespace": "Test"}, headers=headers()
+    ).json
     assert [r["service"] for r in one["routings"]] == ["pay"] and one["routings"][0]["ctime"]
     page = client.get("/naming/v1/routings", query_string={"limit": 1}, headers=headers()).json
     assert page["amount"] == 2 and page["size"] == 1
@@ -99,19 +136,38 @@ def test_routing_query(client, shop):
 
 
 def test_rate_limit_lifecycle(client, shop, zk, chroot):
-    made = rules(client, "ratelimits", "post", [LIMIT, dict(LIMIT, name="per-minute", type=0, resource=1,
-                                                                 amounts=[{"maxAmount": 1000, "validDuration": "1m"}])])
+    made = rules(
+        client,
+        "ratelimits",
+        "post",
+        [
+            LIMIT,
+            dict(LIMIT, name="per-minute", type=0, resource=1, amounts=[{"maxAmount": 1000, "validDuration": "1m"}]),
+        ],
+    )
     assert codes(made) == (200000, [200000, 200000])
     ids = [r["rateLimit"]["id"] for r in made.json["responses"]]
     assert len(set(ids)) == 2 and all(ids)
-    assert made.json["responses"][0]["rateLimit"] == {"id": ids[0], "service": "shop", "namespace": "Test", "name": "per-second"}
+    assert made.json["responses"][0]["rateLimit"] == {
+        "id": ids[0],
+        "service": "shop",
+        "namespace": "Test",
+        "name": "per-second",
+    }
 
     answer = discover(client, 4, "shop", "Test")
     assert answer.json["code"] == 200000 and answer.json["type"] == "RATE_LIMIT"
     limits = {r["name"]: r for r in answer.json["rateLimit"]["rules"]}
-    assert limits["per-minute"]["type"] == "GLOBAL" and limits["per-minute"]["resource"] == "CONCURRENCY"  # enums as names
+    assert (
+        limits["per-minute"]["type"] == "GLOBAL" and limits["per-minute"]["resource"] == "CONCURRENCY"
+    )  # enums as names
     second = limits["per-second"]
-    assert (second["type"], second["resource"], second["action"], second["disable"]) == ("LOCAL", "QPS", "REJECT", False)
+    assert (second["type"], second["resource"], second["action"], second["disable"]) == (
+        "LOCAL",
+        "QPS",
+        "REJECT",
+        False,
+    )
     assert second["amounts"] == [{"maxAmount": 100, "validDuration": "1s"}] and second["method"]["value"] == "/buy"
     current = answer.json["rateLimit"]["revision"]
     assert current == answer.json["service"]["revision"] and current
@@ -169,10 +225,17 @@ def test_rate_limit_names_are_unique_per_service_and_updates_need_an_existing_id
 
 def test_rate_limit_query(client, shop):
     create(client, {"name": "pay", "namespace": "Test"})
-    made = rules(client, "ratelimits", "post", [LIMIT, dict(LIMIT, name="slow", disable=True),
-                                                  dict(LIMIT, service="pay", method={"value": "/refund"})])
+    made = rules(
+        client,
+        "ratelimits",
+        "post",
+        [LIMIT, dict(LIMIT, name="slow", disable=True), dict(LIMIT, service="pay", method={"value": "/refund"})],
+    )
     ids = [r["rateLimit"]["id"] for r in made.json["responses"]]
-    get = lambda **q: client.get("/naming/v1/ratelimits", query_string=q, headers=headers()).json
+
+    def get(**q):
+        return client.get("/naming/v1/ratelimits", query_string=q, headers=headers()).json
+
     assert get()["amount"] == 3
     assert [r["name"] for r in get(service="shop", name="slow")["rateLimits"]] == ["slow"]
     assert [r["id"] for r in get(id=ids[2])["rateLimits"]] == [ids[2]]
@@ -206,7 +269,10 @@ def test_circuit_breaker_lifecycle(client, shop, zk, chroot):
     assert tuned["circuitBreaker"]["id"] == echoed["id"]
     listed = client.get("/naming/v1/circuitbreakers", query_string={"service": "shop"}, headers=headers()).json
     assert listed["amount"] == 1 and listed["circuitBreakers"][0]["comment"] == "tuned"
-    assert codes(rules(client, "circuitbreakers", "delete", [{"service": "shop", "namespace": "Test"}])) == (200000, [200000])
+    assert codes(rules(client, "circuitbreakers", "delete", [{"service": "shop", "namespace": "Test"}])) == (
+        200000,
+        [200000],
+    )
     assert not zk.exists(rules_path(chroot, "shop", "circuitbreaker"))
 
 
@@ -227,7 +293,12 @@ def test_a_service_with_rules_cannot_be_deleted(client, shop, zk, services_path)
     assert "ratelimit and routing" in refused.json["responses"][0]["info"]
     assert zk.exists("%s/shop" % services_path)
     rules(client, "routings", "delete", [{"service": "shop", "namespace": "Test"}])
-    rules(client, "ratelimits", "delete", [{"id": r["id"]} for r in discover(client, 4, "shop", "Test").json["rateLimit"]["rules"]])
+    rules(
+        client,
+        "ratelimits",
+        "delete",
+        [{"id": r["id"]} for r in discover(client, 4, "shop", "Test").json["rateLimit"]["rules"]],
+    )
     assert codes(delete(client, {"name": "shop", "namespace": "Test"})) == (200000, [200000])
     assert not zk.exists("%s/shop" % services_path)
 
@@ -253,7 +324,7 @@ def test_rules_are_seen_by_another_gateway_and_written_by_outsiders(client, shop
         outside = {"rules": [dict(mine["routing"], outbounds=[{"sources": [], "destinations": [{"service": "x"}]}])]}
         zk.set(rules_path(chroot, "shop", "routing"), json.dumps(outside).encode())
         for gateway in (client, second):
-            eventually(lambda: discover(gateway, 3, "shop", "Test").json["routing"]["outbounds"] != [])
+            eventually(lambda gateway=gateway: discover(gateway, 3, "shop", "Test").json["routing"]["outbounds"] != [])
         assert discover(client, 3, "shop", "Test").json == discover(second, 3, "shop", "Test").json
     finally:
         other.extensions["soa"].registry.stop()

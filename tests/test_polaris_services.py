@@ -1,4 +1,5 @@
 """Polaris service management: /naming/v1/services against a real ZooKeeper."""
+
 import json
 
 import pytest
@@ -32,8 +33,18 @@ def names(answer):
 
 
 def test_create_writes_attributes_into_the_service_node(client, zk, services_path):
-    answer = create(client, {"name": "orders", "namespace": "Production", "business": "shop", "department": "sales",
-                             "comment": "order book", "ports": "80,443", "metadata": {"team": "a"}})
+    answer = create(
+        client,
+        {
+            "name": "orders",
+            "namespace": "Production",
+            "business": "shop",
+            "department": "sales",
+            "comment": "order book",
+            "ports": "80,443",
+            "metadata": {"team": "a"},
+        },
+    )
     assert answer.status_code == 200
     assert answer.json["code"] == 200000 and answer.json["size"] == 1
     assert answer.json["responses"] == [
@@ -41,8 +52,12 @@ def test_create_writes_attributes_into_the_service_node(client, zk, services_pat
     ]
     node = stored(zk, services_path, "orders")
     assert {k: node[k] for k in ("namespace", "business", "department", "comment", "ports", "metadata")} == {
-        "namespace": "Production", "business": "shop", "department": "sales", "comment": "order book",
-        "ports": "80,443", "metadata": {"team": "a"},
+        "namespace": "Production",
+        "business": "shop",
+        "department": "sales",
+        "comment": "order book",
+        "ports": "80,443",
+        "metadata": {"team": "a"},
     }
     assert node["ctime"] == node["mtime"] and len(node["revision"]) == 32
     assert zk.get_children("%s/orders" % services_path) == []  # nothing else under the service
@@ -108,8 +123,15 @@ def test_create_validation_codes_and_nothing_written(client, zk, services_path, 
 
 
 def test_limits_that_are_still_accepted(client, zk, services_path):
-    item = {"name": "n" * 128, "namespace": "s" * 64, "ports": "1" * 8192, "business": "b" * 128,
-            "department": "d" * 1024, "comment": "c" * 1024, "metadata": {"k%d" % i: "v" * 4096 for i in range(64)}}
+    item = {
+        "name": "n" * 128,
+        "namespace": "s" * 64,
+        "ports": "1" * 8192,
+        "business": "b" * 128,
+        "department": "d" * 1024,
+        "comment": "c" * 1024,
+        "metadata": {"k%d" % i: "v" * 4096 for i in range(64)},
+    }
     assert create(client, item).json["code"] == 200000
 
 
@@ -122,13 +144,20 @@ def test_an_invalid_item_stops_the_whole_batch(client, zk, services_path):
 
 
 def test_batches_that_are_not_batches(client, zk, services_path):
-    post = lambda body, **kw: client.post("/naming/v1/services", data=body, content_type="application/json", headers=headers(), **kw)
+    def post(body, **kw):
+        return client.post("/naming/v1/services", data=body, content_type="application/json", headers=headers(), **kw)
+
     assert post("[").json["code"] == 400001
     assert post('{"name": "a"}').json["code"] == 400001
     assert post('["a"]').json["code"] == 400001
     assert post("").json["code"] == 400001
     empty = post("[]")
-    assert empty.status_code == 400 and empty.json == {"code": 400002, "info": "empty request", "size": 0, "responses": []}
+    assert empty.status_code == 400 and empty.json == {
+        "code": 400002,
+        "info": "empty request",
+        "size": 0,
+        "responses": [],
+    }
     many = create(client, *[{"name": "s%d" % i} for i in range(101)])
     assert many.status_code == 400 and many.json["code"] == 400003
     assert zk.get_children(services_path) == []
@@ -277,12 +306,36 @@ def test_delete_validates_names(client, zk, services_path):
 @pytest.fixture
 def catalogue(client, zk, services_path):
     """Five services with attributes and members, created in this order."""
-    create(client, {"name": "shop-api", "namespace": "prod", "business": "Online Shop", "department": "retail",
-                    "metadata": {"tier": "1", "lang": "go"}})
-    create(client, {"name": "shop-web", "namespace": "prod", "business": "online shop", "department": "retail",
-                    "metadata": {"tier": "2"}})
-    create(client, {"name": "billing", "namespace": "prod", "business": "Finance", "department": "money",
-                    "metadata": {"tier": "1"}})
+    create(
+        client,
+        {
+            "name": "shop-api",
+            "namespace": "prod",
+            "business": "Online Shop",
+            "department": "retail",
+            "metadata": {"tier": "1", "lang": "go"},
+        },
+    )
+    create(
+        client,
+        {
+            "name": "shop-web",
+            "namespace": "prod",
+            "business": "online shop",
+            "department": "retail",
+            "metadata": {"tier": "2"},
+        },
+    )
+    create(
+        client,
+        {
+            "name": "billing",
+            "namespace": "prod",
+            "business": "Finance",
+            "department": "money",
+            "metadata": {"tier": "1"},
+        },
+    )
     create(client, {"name": "shop-api-test", "namespace": "test", "business": "Online Shop"})
     create(client, {"name": "web-shop", "namespace": "test"})
     for host, port, status in (("10.0.0.1", 80, "ALIVE"), ("10.0.0.2", 80, "DEAD"), ("10.0.0.3", 8080, "STOPPED")):
@@ -307,7 +360,9 @@ def test_query_counts_come_from_the_members(client, catalogue):
     assert (found["billing"]["total_instance_count"], found["billing"]["healthy_instance_count"]) == (1, 1)
     assert (found["web-shop"]["total_instance_count"], found["web-shop"]["healthy_instance_count"]) == (0, 0)
     api = found["shop-api"]
-    assert api["namespace"] == "prod" and api["metadata"] == {"tier": "1", "lang": "go"} and api["department"] == "retail"
+    assert (
+        api["namespace"] == "prod" and api["metadata"] == {"tier": "1", "lang": "go"} and api["department"] == "retail"
+    )
     assert set(api) >= {"ports", "comment", "ctime", "mtime"}
 
 

@@ -1,5 +1,6 @@
 """Property tests: whatever bytes sit in a znode and whatever names clients
 send, the codec never raises and no path ever leaves the services root."""
+
 import json
 import posixpath
 import string
@@ -219,23 +220,88 @@ WRITES = [
     ("admin", "POST", "/addserver", {"destName": "svc", "serverHost": "10.0.0.1", "serverPort": "80", "key": OPS}),
     ("admin", "POST", "/delserver", {"destName": "svc", "serverKey": "member_0000009999", "key": OPS}),
     ("admin", "POST", "/delservice", {"destName": "gone", "key": OPS}),
-    ("discovery", "POST", "/discovery/register", {**_DISCOVERY, "addrs": ["http://10.0.0.1:80"], "status": 1,
-                                                  "color": "red", "version": "1", "metadata": {"k": "v"}}),
+    (
+        "discovery",
+        "POST",
+        "/discovery/register",
+        {
+            **_DISCOVERY,
+            "addrs": ["http://10.0.0.1:80"],
+            "status": 1,
+            "color": "red",
+            "version": "1",
+            "metadata": {"k": "v"},
+        },
+    ),
     ("discovery", "POST", "/discovery/renew", _DISCOVERY),
     ("discovery", "POST", "/discovery/cancel", dict(_DISCOVERY, hostname="host-2")),
-    ("polaris", "POST", "/naming/v1/services", [{"name": "svc", "namespace": "default", "comment": "c", "business": "b",
-                                                 "department": "d", "metadata": {"k": "v"}}]),
-    ("polaris", "PUT", "/naming/v1/services", [{"name": "svc", "namespace": "default", "comment": "c2", "metadata": {"k": "w"}}]),
+    (
+        "polaris",
+        "POST",
+        "/naming/v1/services",
+        [
+            {
+                "name": "svc",
+                "namespace": "default",
+                "comment": "c",
+                "business": "b",
+                "department": "d",
+                "metadata": {"k": "v"},
+            }
+        ],
+    ),
+    (
+        "polaris",
+        "PUT",
+        "/naming/v1/services",
+        [{"name": "svc", "namespace": "default", "comment": "c2", "metadata": {"k": "w"}}],
+    ),
     ("polaris", "POST", "/naming/v1/services/delete", [{"name": "gone", "namespace": "default"}]),
-    ("polaris", "POST", "/naming/v1/routings", [{**_RULE, "inbounds": [{"sources": [{"service": "*", "namespace": "*",
-                                                 "metadata": {"env": {"type": "EXACT", "value": "gray"}}}],
-                                                 "destinations": [{"metadata": {"v": {"value": "2"}}, "weight": 100}]}],
-                                                 "outbounds": []}]),
-    ("polaris", "POST", "/naming/v1/ratelimits", [{**_RULE, "name": "per-second", "type": "LOCAL",
-                                                   "amounts": [{"maxAmount": 100, "validDuration": "1s"}],
-                                                   "method": {"type": "EXACT", "value": "/buy"}}]),
-    ("polaris", "POST", "/naming/v1/circuitbreakers", [{**_RULE, "name": "cb", "inbounds": [{"sources": [{"service": "*"}],
-                                                        "destinations": [{"resource": "INSTANCE"}]}]}]),
+    (
+        "polaris",
+        "POST",
+        "/naming/v1/routings",
+        [
+            {
+                **_RULE,
+                "inbounds": [
+                    {
+                        "sources": [
+                            {"service": "*", "namespace": "*", "metadata": {"env": {"type": "EXACT", "value": "gray"}}}
+                        ],
+                        "destinations": [{"metadata": {"v": {"value": "2"}}, "weight": 100}],
+                    }
+                ],
+                "outbounds": [],
+            }
+        ],
+    ),
+    (
+        "polaris",
+        "POST",
+        "/naming/v1/ratelimits",
+        [
+            {
+                **_RULE,
+                "name": "per-second",
+                "type": "LOCAL",
+                "amounts": [{"maxAmount": 100, "validDuration": "1s"}],
+                "method": {"type": "EXACT", "value": "/buy"},
+            }
+        ],
+    ),
+    (
+        "polaris",
+        "POST",
+        "/naming/v1/circuitbreakers",
+        [
+            {
+                **_RULE,
+                "name": "cb",
+                "inbounds": [{"sources": [{"service": "*"}], "destinations": [{"resource": "INSTANCE"}]}],
+            }
+        ],
+    ),
     ("instance", "POST", "/api/instance", _INSTANCE),
     ("instance", "PUT", "/api/instance/beat", _INSTANCE),
     ("instance", "PUT", "/api/instance/status", {**_INSTANCE, "status": "HEALTHY"}),
@@ -297,13 +363,22 @@ def _stored_strictly(zk, path):
 
 
 @pytest.mark.parametrize("dialect, method, path, template", WRITES, ids=[w[2] + " " + w[1] for w in WRITES])
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data(), text=any_text, name=any_text)
 @example(data=None, text="\ud800", name="k")
-def test_any_unicode_in_any_write_is_stored_or_refused_in_the_dialect(client, zk, chroot, dialect, method, path, template,
-                                                                      data, text, name):
+def test_any_unicode_in_any_write_is_stored_or_refused_in_the_dialect(
+    client, zk, chroot, dialect, method, path, template, data, text, name
+):
     slots = list(_slots(template))
-    where = data.draw(st.sampled_from(slots)) if data is not None else ("metadata", "k") if ("metadata", "k") in slots else slots[0]
+    where = (
+        data.draw(st.sampled_from(slots))
+        if data is not None
+        else ("metadata", "k")
+        if ("metadata", "k") in slots
+        else slots[0]
+    )
     body = _with(template, where, name, text)
     surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in text + (name if where[-1] is None else ""))
     if dialect == "discovery" and "metadata" in body:

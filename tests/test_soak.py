@@ -3,6 +3,7 @@
 Marked ``soak``: left out of make test, run by make soak. SOA_SOAK_SECONDS
 sets the length of the load (default 180).
 """
+
 import json
 import os
 import subprocess

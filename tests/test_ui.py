@@ -2,6 +2,7 @@
 
 The same flows in a real browser are in test_ui_browser.py.
 """
+
 import re
 
 import pytest
@@ -85,10 +86,13 @@ def test_a_reader_sees_no_forms_and_is_refused_on_the_server(client, zk, service
     assert zk.get_children(services_path + "/ro") == []
 
 
-@pytest.mark.parametrize("form, message", [
-    ({"serverHost": "not a host!", "serverPort": "80"}, b"serverHost"),
-    ({"serverHost": "10.0.0.1", "serverPort": "99999"}, b"serverPort"),
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"serverHost": "not a host!", "serverPort": "80"}, b"serverHost"),
+        ({"serverHost": "10.0.0.1", "serverPort": "99999"}, b"serverPort"),
+    ],
+)
 def test_bad_input_is_an_html_error_and_changes_nothing(client, zk, services_path, form, message):
     zk.create(services_path + "/bad")
     login(client)
@@ -102,7 +106,11 @@ def test_bad_input_is_an_html_error_and_changes_nothing(client, zk, services_pat
 
 def test_delete_needs_the_typed_name_and_force_for_members(client, zk, services_path):
     zk.create(services_path + "/gone")
-    zk.create(services_path + "/gone/member_", b'{"serviceEndpoint":{"host":"10.0.0.1","port":80},"status":"ALIVE"}', sequence=True)
+    zk.create(
+        services_path + "/gone/member_",
+        b'{"serviceEndpoint":{"host":"10.0.0.1","port":80},"status":"ALIVE"}',
+        sequence=True,
+    )
     login(client)
     shown(client, "gone", members=1)
     token = csrf_of(client, "/ui/qa/s/gone")
@@ -117,7 +125,11 @@ def test_services_search_paging_counts_and_recent_changes(client, zk, services_p
     for i in range(55):
         zk.create("%s/pay-%02d" % (services_path, i))
     zk.create(services_path + "/other")
-    zk.create(services_path + "/pay-00/member_", b'{"serviceEndpoint":{"host":"10.0.0.1","port":80},"status":"STOPPED"}', sequence=True)
+    zk.create(
+        services_path + "/pay-00/member_",
+        b'{"serviceEndpoint":{"host":"10.0.0.1","port":80},"status":"STOPPED"}',
+        sequence=True,
+    )
     login(client)
 
     def listed():

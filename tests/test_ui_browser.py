@@ -4,6 +4,7 @@ against a real gateway process, reading ZooKeeper after every step.
 With SOA_SCREENSHOTS=<dir> (make screenshots) the walk also saves PNGs of
 the main pages there for the README.
 """
+
 import json
 import os
 
@@ -24,7 +25,13 @@ WAIT = 20  # seconds: generous, the machine is shared
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
@@ -142,11 +149,17 @@ def test_the_service_page_refreshes_when_members_change(site, browser, zk, servi
 
 def test_a_400_px_window_never_scrolls_sideways(site, browser, zk, services_path):
     zk.create(services_path + "/a-rather-long-service-name-for-a-narrow-window-check")
-    long = {"serviceEndpoint": {"host": "host-with-a-long-name.example.internal", "port": 65000}, "status": "ALIVE",
-            "additionalEndpoints": {"admin": {"host": "host-with-a-long-name.example.internal", "port": 65001}},
-            "metadata": {"owner": "team-with-a-very-long-name-that-would-not-wrap"}}
-    zk.create(services_path + "/a-rather-long-service-name-for-a-narrow-window-check/member_",
-              json.dumps(long).encode(), sequence=True)
+    long = {
+        "serviceEndpoint": {"host": "host-with-a-long-name.example.internal", "port": 65000},
+        "status": "ALIVE",
+        "additionalEndpoints": {"admin": {"host": "host-with-a-long-name.example.internal", "port": 65001}},
+        "metadata": {"owner": "team-with-a-very-long-name-that-would-not-wrap"},
+    }
+    zk.create(
+        services_path + "/a-rather-long-service-name-for-a-narrow-window-check/member_",
+        json.dumps(long).encode(),
+        sequence=True,
+    )
     log_in(browser, site)
     browser.set_window_size(400, 800)
     for page in ("/ui/", "/ui/qa/", "/ui/qa/s/a-rather-long-service-name-for-a-narrow-window-check"):
@@ -155,7 +168,9 @@ def test_a_400_px_window_never_scrolls_sideways(site, browser, zk, services_path
         if page.startswith("/ui/qa/s/"):
             wait_for(browser, lambda: "65000" in browser.find_element(By.TAG_NAME, "main").text)
             shot(browser, "service-narrow")
-        width = browser.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        width = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
         assert width[0] <= width[1], (page, width)
 
 

@@ -1,4 +1,5 @@
 """The gunicorn worker: one send per response, and HTTP/1.1 as before."""
+
 import socket
 
 import pytest

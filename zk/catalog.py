@@ -3,6 +3,7 @@
 Writes go to ZooKeeper and then wait for the watch cache to show them, so a
 client reads its own write; reads come from the cache only.
 """
+
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -10,9 +11,9 @@ from typing import Any
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from . import codec
-from .errors import Conflict, NotEmpty, NotFound, Unsupported
 from .changes import Changes
 from .cluster import Cluster
+from .errors import Conflict, NotEmpty, NotFound, Unsupported
 from .evictor import EvictionSettings, Evictor
 from .instances import Instances
 from .paths import Layout, is_member, is_service
@@ -27,11 +28,19 @@ log = logging.getLogger(__name__)
 class Catalog:
     """Everything the gateway keeps on one ZooKeeper cluster (one zkidc)."""
 
-    def __init__(self, cluster: Cluster, layout: Layout | None = None, eviction: EvictionSettings | None = None,
-                 replica: str = "gateway", zone: str | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        layout: Layout | None = None,
+        eviction: EvictionSettings | None = None,
+        replica: str = "gateway",
+        zone: str | None = None,
+    ) -> None:
         self.cluster = cluster
         self.layout = layout or Layout()
-        self.tree: WatchedTree[codec.Member | None] = WatchedTree(cluster, self.layout.root, is_service, is_member, lambda data: codec.shared(codec.decode(data)))
+        self.tree: WatchedTree[codec.Member | None] = WatchedTree(
+            cluster, self.layout.root, is_service, is_member, lambda data: codec.shared(codec.decode(data))
+        )
         self.instances = Instances(self)
         self.evictor = Evictor(self.instances, eviction, replica)
         self.changes = Changes(self.tree)
@@ -137,8 +146,9 @@ class Catalog:
             raise Conflict("service %s was changed meanwhile" % name) from None
         self.tree.sync(name, data=True)
 
-    def edit_attributes(self, name: str, change: Callable[[dict[str, Any]], Mapping[str, Any] | None],
-                        attempts: int = 5) -> bool:
+    def edit_attributes(
+        self, name: str, change: Callable[[dict[str, Any]], Mapping[str, Any] | None], attempts: int = 5
+    ) -> bool:
         """Set the attributes to ``change(current attributes)`` without losing
         a concurrent write; ``change`` returns None when nothing changes.
         Returns True when something was written.
@@ -214,7 +224,9 @@ class Catalog:
             )
         data = codec.with_status(old, status)
         if data is None:
-            raise Unsupported("member %s of service %s is not ServerSet JSON; its status cannot be set" % (key, service))
+            raise Unsupported(
+                "member %s of service %s is not ServerSet JSON; its status cannot be set" % (key, service)
+            )
         if data == old:
             return key, False
         transaction = self.cluster.transaction()
@@ -236,4 +248,3 @@ class Catalog:
         except NoNodeError:
             raise NotFound("member %s of service %s does not exist on zkidc %s" % (key, service, self.name)) from None
         self.tree.sync(service)
-

@@ -16,6 +16,7 @@ Use::
             if not waiter.wait(remaining):
                 return timed_out
 """
+
 import threading
 from collections.abc import Iterable
 from types import TracebackType

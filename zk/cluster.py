@@ -11,6 +11,7 @@ that comes back just in time for one call and drops before the next must not
 stretch a failing write to several timeouts. Calls answered on a live
 connection cost nothing from it, so a large batch is never cut short.
 """
+
 import contextvars
 import logging
 import threading
@@ -19,9 +20,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
 from kazoo.client import KazooState, TransactionRequest
-from kazoo.protocol.states import WatchedEvent
-from kazoo.retry import KazooRetry
-from kazoo.security import ACL, make_acl, make_digest_acl
 from kazoo.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
@@ -30,6 +28,9 @@ from kazoo.exceptions import (
     SessionExpiredError,
     UnimplementedError,
 )
+from kazoo.protocol.states import WatchedEvent
+from kazoo.retry import KazooRetry
+from kazoo.security import ACL, make_acl, make_digest_acl
 
 from . import connection
 from .errors import TooLarge, Unavailable
@@ -92,9 +93,17 @@ def _timeouts(handler: Any) -> tuple[type[BaseException], ...]:
 class Cluster:
     """The connection to one ZooKeeper ensemble (one zkidc)."""
 
-    def __init__(self, name: str, hosts: str, session_timeout: float = 30.0, auth: tuple[str, str] | None = None,
-                 handler: str = "threading", op_timeout: float = 1.5, protect: bool = False,
-                 recursive_watches: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        hosts: str,
+        session_timeout: float = 30.0,
+        auth: tuple[str, str] | None = None,
+        handler: str = "threading",
+        op_timeout: float = 1.5,
+        protect: bool = False,
+        recursive_watches: bool = True,
+    ) -> None:
         self.name = name
         self.hosts = hosts
         self.session_timeout = float(session_timeout)
@@ -280,7 +289,7 @@ class Cluster:
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 raise result
-        for operation, result in zip(transaction.operations, results):
+        for operation, result in zip(transaction.operations, results, strict=True):
             kind = _TRANSACTION_WRITES.get(type(operation).__name__)
             if kind == "create":  # the created path comes back without the chroot
                 self._wrote(kind, result, data=operation.data)

@@ -8,6 +8,7 @@ those readers would (``Member.alive``): a status other than ``ALIVE``, or
 none, a port that is not a JSON integer, data that is not JSON get no
 traffic. What a member says is shown as it is, never "fixed".
 """
+
 import ipaddress
 import json
 import logging
@@ -104,9 +105,7 @@ def encode(member: Member) -> bytes:
     """Member -> ServerSet JSON bytes (deterministic: same member, same bytes)."""
     doc: dict[str, Any] = {
         "serviceEndpoint": {"host": member.host, "port": int(member.port)},
-        "additionalEndpoints": {
-            name: {"host": h, "port": int(p)} for name, (h, p) in member.additional.items()
-        },
+        "additionalEndpoints": {name: {"host": h, "port": int(p)} for name, (h, p) in member.additional.items()},
         "status": member.status,
         "metadata": {str(k): str(v) for k, v in member.metadata.items()},
     }
@@ -192,7 +191,11 @@ def _decode(data: bytes | None) -> Member | None:
     if status is not None and not isinstance(status, str):
         status = json.dumps(status)
     metadata = doc.get("metadata")
-    metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
+    metadata = (
+        {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+        if isinstance(metadata, dict)
+        else {}
+    )
     shard = doc.get("shard")
     shard = shard if isinstance(shard, int) and not isinstance(shard, bool) else None
     instance = doc.get("instance")

@@ -17,11 +17,17 @@ write per wake-up (``wakeup``: kazoo's byte per request stalls a gevent
 connection under a pipelined burst), and answers are read with one
 ``recv`` for as many as have arrived (``buffered_read``).
 """
+
 from kazoo.client import KazooClient
 from kazoo.protocol.connection import ConnectionHandler
 
 from .kazoo_patches.buffered_read import BufferedReadConnection
-from .kazoo_patches.recursive_watch import PERSISTENT_RECURSIVE, AddWatch, RecursiveWatchClient, RecursiveWatchConnection
+from .kazoo_patches.recursive_watch import (
+    PERSISTENT_RECURSIVE,
+    AddWatch,
+    RecursiveWatchClient,
+    RecursiveWatchConnection,
+)
 from .kazoo_patches.unimplemented import UnimplementedConnection
 from .kazoo_patches.wakeup import CoalescedWakeupClient, CoalescedWakeupConnection
 

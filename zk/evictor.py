@@ -17,6 +17,7 @@ Below ``min_instances`` leased instances self-preservation stays off: there
 one dead instance alone drops the renew rate under the threshold and would
 stay listed for an hour, the very complaint of bilibili/discovery#68.
 """
+
 import collections
 import logging
 import math
@@ -65,8 +66,13 @@ class _Renews(NamedTuple):
 
 
 class Evictor:
-    def __init__(self, instances: "Instances", settings: EvictionSettings | None = None, replica: str = "gateway",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        instances: "Instances",
+        settings: EvictionSettings | None = None,
+        replica: str = "gateway",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.instances = instances
         self.catalog = instances.catalog
         self.cluster = instances.cluster
@@ -146,7 +152,9 @@ class Evictor:
                     continue  # admin or outside members never lapse
                 policy = Policy.of(member)
                 lease = lease_group.leaves.get(key) if lease_group else None
-                leased.append(Silent(now - last_renew_ms(node, lease) / 1000.0, service, cast("Leaf[Member]", node), policy))
+                leased.append(
+                    Silent(now - last_renew_ms(node, lease) / 1000.0, service, cast("Leaf[Member]", node), policy)
+                )
                 if policy.ttl is not None:
                     expected += 60.0 / max(policy.renew_interval, 0.001)
         rate = self._renew_rate(now)
@@ -188,7 +196,7 @@ class Evictor:
                 lapsed,
                 heartbeat=False,
             )
-        except Exception as exc:  # it may have renewed or gone meanwhile
+        except Exception as exc:  # noqa: BLE001 - it may have renewed or gone meanwhile; the next sweep sees
             log.info("could not mark %s/%s unhealthy: %s", service, leaf.name, exc)
             return False
         self.counters["marked_unhealthy"] += 1

@@ -16,6 +16,7 @@ the old one, touch the lease with its expected version (so two replicas
 registering the same identity at once cannot both win). After a session
 expiry the members this process owned are re-created on the new session.
 """
+
 import hashlib
 import logging
 from collections.abc import Callable, Collection
@@ -66,7 +67,9 @@ class Instances:
         self.catalog = catalog
         self.cluster = catalog.cluster
         self.root = catalog.layout.beside("leases")
-        self.leases: WatchedTree[None] = WatchedTree(self.cluster, self.root, is_service, lambda name: True, lambda data: None)
+        self.leases: WatchedTree[None] = WatchedTree(
+            self.cluster, self.root, is_service, lambda name: True, lambda data: None
+        )
         self.attempts = attempts
         self._owned: dict[tuple[str, str], Member] = {}  # (service, key) -> Member this process last published
         self._sessions: set[int | None] = set()  # every session id this process has had
@@ -111,8 +114,9 @@ class Instances:
 
     # -- writes ------------------------------------------------------------
 
-    def register(self, service: str, key: str, build: Build,
-                 policy: Policy | Callable[[Member | None], Policy]) -> Published:
+    def register(
+        self, service: str, key: str, build: Build, policy: Policy | Callable[[Member | None], Policy]
+    ) -> Published:
         """Publish ``build(old_member_or_None)`` for identity ``key``.
 
         ``policy`` is a Policy, or a function of the old member (None for a
@@ -150,8 +154,14 @@ class Instances:
             return None
         return self._published(service, key, member, results[1], created=True)
 
-    def replace(self, service: str, key: str, build: Callable[[Member], Member], policy: Policy | None = None,
-                heartbeat: bool = True) -> str:
+    def replace(
+        self,
+        service: str,
+        key: str,
+        build: Callable[[Member], Member],
+        policy: Policy | None = None,
+        heartbeat: bool = True,
+    ) -> str:
         """Republish an existing identity as ``build(old_member)`` (status changes).
 
         The lapse policy stays as it was unless a new ``policy`` is given.
@@ -166,15 +176,14 @@ class Instances:
             return self._restamp(build(old), old, policy)
 
         for _ in range(self.attempts):
-            done = self._swap(
-                service, key, rebuild, must_exist=True, heartbeat=heartbeat
-            )
+            done = self._swap(service, key, rebuild, must_exist=True, heartbeat=heartbeat)
             if done is not None:
                 return done.key
         raise Unavailable("update of %s in %s kept conflicting; retry" % (key, service))
 
-    def _swap(self, service: str, key: str, build: Build, must_exist: bool = False,
-              heartbeat: bool = True) -> Published | None:
+    def _swap(
+        self, service: str, key: str, build: Build, must_exist: bool = False, heartbeat: bool = True
+    ) -> Published | None:
         """One attempt at replacing the identity's member(s); None to retry.
 
         The lease's version guards the swap; ``heartbeat`` also moves its mtime.
@@ -315,19 +324,24 @@ class Instances:
 
     @staticmethod
     def _restamp(member: Member, old: Member, policy: Policy | None = None) -> Member:
-        keep: dict[str, Any] = {k: old.instance[k] for k in ("lease", "policy") if k in old.instance and k not in member.instance}
+        keep: dict[str, Any] = {
+            k: old.instance[k] for k in ("lease", "policy") if k in old.instance and k not in member.instance
+        }
         if policy is not None:
             keep["policy"] = asdict(policy)
         return replace(member, instance={**member.instance, **keep})
 
-    def _published(self, service: str, key: str, member: Member, path: str, created: bool,
-                   replaced: Collection[Leaf[Member]] = ()) -> Published:
+    def _published(
+        self, service: str, key: str, member: Member, path: str, created: bool, replaced: Collection[Leaf[Member]] = ()
+    ) -> Published:
         self._owned[(service, key)] = member
         self.counters["registrations"] += 1
         name = path.rsplit("/", 1)[1]
         gone = [leaf.name for leaf in replaced]
-        self.catalog.tree.settle(service, lambda group: group is not None and name in group.leaves
-                                 and not any(old in group.leaves for old in gone))
+        self.catalog.tree.settle(
+            service,
+            lambda group: group is not None and name in group.leaves and not any(old in group.leaves for old in gone),
+        )
         return Published(name, created)
 
     # -- session expiry ----------------------------------------------------
@@ -407,7 +421,7 @@ class Instances:
         session expiry the view still shows our members under the old
         session until its resync, and those are for ``recover`` to re-create.
         """
-        for (service, key) in list(self._owned):
+        for service, key in list(self._owned):
             leaves = self.lookup(service, key)
             if leaves and all(leaf.stat.ephemeralOwner not in self._sessions for leaf in leaves):
                 self._owned.pop((service, key), None)
@@ -415,4 +429,3 @@ class Instances:
     @property
     def owned(self) -> int:
         return len(self._owned)
-

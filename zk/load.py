@@ -7,6 +7,7 @@ through, and waits for each answer up to the cluster's ``bulk_timeout``,
 not a request's ``op_timeout``. ``Progress`` is what /readyz, logs and
 metrics show of the running load or the last one.
 """
+
 import collections
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass

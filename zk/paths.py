@@ -4,6 +4,7 @@
 consumers read it without the gateway, so every name is checked here before
 any path is built from it.
 """
+
 import posixpath
 import re
 
@@ -21,8 +22,7 @@ def check_service(name: object) -> str:
     if name in (".", "..") or not SERVICE_NAME.fullmatch(name):
         raise InvalidName(
             "service",
-            "invalid service name %r: 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
-            % name[:140],
+            "invalid service name %r: 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'" % name[:140],
         )
     return name
 

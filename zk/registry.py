@@ -3,6 +3,7 @@
 One Catalog (and so one kazoo client) per zkidc per process, created on
 first use so that it is made after gunicorn forks its workers.
 """
+
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,9 +16,16 @@ from .paths import Layout
 
 
 class Registry:
-    def __init__(self, zkidcs: Mapping[str, Mapping[str, Any]], root: str = "/soa/services", handler: str = "threading",
-                 op_timeout: float = 1.5, eviction: EvictionSettings | None = None, replica: str = "gateway",
-                 zone: str | None = None) -> None:
+    def __init__(
+        self,
+        zkidcs: Mapping[str, Mapping[str, Any]],
+        root: str = "/soa/services",
+        handler: str = "threading",
+        op_timeout: float = 1.5,
+        eviction: EvictionSettings | None = None,
+        replica: str = "gateway",
+        zone: str | None = None,
+    ) -> None:
         """``zkidcs``: name -> dict(hosts=..., session_timeout=..., auth=(scheme, cred) or None)."""
         self.settings = dict(zkidcs)
         self.eviction = eviction
@@ -28,7 +36,9 @@ class Registry:
         self.op_timeout = op_timeout
         self._catalogs: dict[str, Catalog] = {}
         self._lock = threading.Lock()
-        self.write_listener: Callable[[str, str, bool, bytes | None], object] | None = None  # handed to every Cluster (audit trail)
+        self.write_listener: Callable[[str, str, bool, bytes | None], object] | None = (
+            None  # handed to every Cluster (audit trail)
+        )
 
     @property
     def names(self) -> list[str]:
@@ -40,9 +50,7 @@ class Registry:
         if catalog is not None:
             return catalog
         if name not in self.settings:
-            raise UnknownZkidc(
-                "unknown zkidc %r; configured: %s" % (str(name)[:64], ", ".join(sorted(self.settings)))
-            )
+            raise UnknownZkidc("unknown zkidc %r; configured: %s" % (str(name)[:64], ", ".join(sorted(self.settings))))
         with self._lock:
             catalog = self._catalogs.get(name)
             if catalog is None:

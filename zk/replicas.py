@@ -7,6 +7,7 @@ as the process's ZooKeeper session; a new session announces again. The
 session id in the name keeps the several gunicorn workers of one replica
 (one session each) from colliding; the listing shows each address once.
 """
+
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .catalog import Catalog
 
 log = logging.getLogger(__name__)
+
 
 def _decode(data: bytes) -> dict[str, Any] | None:
     try:
@@ -36,7 +38,9 @@ class Replicas:
         self.zone = zone
         self.path = catalog.layout.beside("gateway") + "/replicas"
         # One group per replica node (its data is the announcement), no leaves.
-        self.tree: WatchedTree[dict[str, Any] | None] = WatchedTree(self.cluster, self.path, lambda name: True, lambda name: False, _decode)
+        self.tree: WatchedTree[dict[str, Any] | None] = WatchedTree(
+            self.cluster, self.path, lambda name: True, lambda name: False, _decode
+        )
 
     def start(self) -> None:
         self.tree.start()

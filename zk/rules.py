@@ -6,6 +6,7 @@ list every child of a service node. Reads come from a watch cache; writes
 are optimistic (with the znode version the cache saw), so two gateways
 editing the same rules at once never lose a change.
 """
+
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ def decode(data: bytes) -> list[Rule]:
     rules = codec.decode_attributes(data).get("rules")
     if not isinstance(rules, list):
         if data:
-            log.warning("ignoring a rules document that is not {\"rules\": [...]}")
+            log.warning('ignoring a rules document that is not {"rules": [...]}')
         return []
     return [rule for rule in rules if isinstance(rule, dict)]
 
@@ -115,7 +116,9 @@ class Rules:
             self.tree.sync(service, leaf=kind)
             return True
 
-        return optimistic(step, lambda: self.tree.sync(service, leaf=kind), "%s rules of %s" % (kind, service), attempts)
+        return optimistic(
+            step, lambda: self.tree.sync(service, leaf=kind), "%s rules of %s" % (kind, service), attempts
+        )
 
     def _drop_empty(self, service: str) -> None:
         try:

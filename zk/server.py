@@ -19,6 +19,7 @@ A running server holds a lock on DATA_DIR/zookeeper.lock (which says where it
 serves): a second server on the same data directory would corrupt the first's
 snapshots and logs, so it fails at once instead.
 """
+
 import argparse
 import ctypes
 import fcntl
@@ -145,7 +146,8 @@ class ZooKeeperServer:
             holder = os.read(fd, 256).decode(errors="replace").strip() or "another ZooKeeper"
             os.close(fd)
             raise DataDirInUse(
-                "ZooKeeper data directory %s is in use by %s; stop it first or use another data directory" % (self.data_dir, holder)
+                "ZooKeeper data directory %s is in use by %s; stop it first or use another data directory"
+                % (self.data_dir, holder)
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, ("the ZooKeeper on 127.0.0.1:%d (started by pid %d)\n" % (self.port, os.getpid())).encode())
@@ -204,7 +206,9 @@ class ZooKeeperServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("ZooKeeper exited with %s; see %s/zookeeper.log" % (self.process.returncode, self.data_dir))
+                raise RuntimeError(
+                    "ZooKeeper exited with %s; see %s/zookeeper.log" % (self.process.returncode, self.data_dir)
+                )
             if self.mode() in ("standalone", "leader", "follower"):
                 return
             time.sleep(0.05)
@@ -240,8 +244,10 @@ class Ensemble:
         ports = list(ports or [None] * size)
         peers = {sid: (free_port(), free_port()) for sid in range(1, len(ports) + 1)}
         self.servers = [
-            ZooKeeperServer(port=port, data_dir=os.path.join(self.base_dir, "zk%d" % sid), server_id=sid, peers=peers, **options)
-            for sid, port in zip(peers, ports)
+            ZooKeeperServer(
+                port=port, data_dir=os.path.join(self.base_dir, "zk%d" % sid), server_id=sid, peers=peers, **options
+            )
+            for sid, port in zip(peers, ports, strict=True)
         ]
 
     @property

@@ -29,6 +29,7 @@ lapses; ``enabled=false`` publishes ``STOPPED`` yet beats and lapses as
 HEALTHY; a beat heals an instance set UN_HEALTHY by hand; a DISABLE set by
 ops outlives a re-registration.
 """
+
 import enum
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -56,7 +57,9 @@ class Policy:
         if not isinstance(doc, dict):
             return cls()
         try:
-            return cls(**{k: doc[k] for k in ("ttl", "unhealthy_after", "renew_interval", "self_preservation") if k in doc})
+            return cls(
+                **{k: doc[k] for k in ("ttl", "unhealthy_after", "renew_interval", "self_preservation") if k in doc}
+            )
         except TypeError:
             return cls()
 
@@ -147,7 +150,9 @@ def lapse_policy(status: str, beat_interval: float, unhealthy_after: float, remo
     ignores beats and never lapses; the others do, however many at once."""
     if status == DISABLE:
         return Policy(ttl=None, unhealthy_after=None, renew_interval=beat_interval, self_preservation=False)
-    return Policy(ttl=remove_after, unhealthy_after=unhealthy_after, renew_interval=beat_interval, self_preservation=False)
+    return Policy(
+        ttl=remove_after, unhealthy_after=unhealthy_after, renew_interval=beat_interval, self_preservation=False
+    )
 
 
 def ignores_beats(member: Member) -> bool:

@@ -23,6 +23,7 @@ through; an answer may take ``bulk_timeout``, not a request's
 ``op_timeout``; and a load that fails (ZooKeeper gone, a timeout) is retried
 with backoff until it succeeds, never abandoned.
 """
+
 import collections
 import logging
 import threading
@@ -124,8 +125,14 @@ class _Listing(NamedTuple):
 
 
 class WatchedTree(Generic[T]):
-    def __init__(self, cluster: Cluster, root: str, accept_group: Callable[[str], bool],
-                 accept_leaf: Callable[[str], bool], decode: Callable[[bytes], T]) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        root: str,
+        accept_group: Callable[[str], bool],
+        accept_leaf: Callable[[str], bool],
+        decode: Callable[[bytes], T],
+    ) -> None:
         self.cluster = cluster
         self.root = root
         self._accept_group = accept_group
@@ -141,8 +148,12 @@ class WatchedTree(Generic[T]):
         self._skipped: set[str] = set()
         self._loaded = threading.Event()
         self._wake: Any = None  # the handler's queue: work and wake-ups for the worker
-        self._inbox: collections.deque[WatchedEvent] = collections.deque()  # the recursive watch's events, not yet sorted
-        self._watch: Callable[[WatchedEvent], None] | None = self._on_event  # for each read; None under a recursive watch
+        self._inbox: collections.deque[WatchedEvent] = (
+            collections.deque()
+        )  # the recursive watch's events, not yet sorted
+        self._watch: Callable[[WatchedEvent], None] | None = (
+            self._on_event
+        )  # for each read; None under a recursive watch
         self._syncing = False  # a resync is due or running: the view may be behind
         self._retry: dict[Work, None] = {}  # items of failed batches, marked again after a backoff
         self._failures = 0  # failed batches in a row
@@ -197,8 +208,9 @@ class WatchedTree(Generic[T]):
                 )
             raise Unavailable("ZooKeeper zkidc %s: no view of %s yet" % (self.cluster.name, self.root))
 
-    def sync(self, name: str | None = None, timeout: float | None = None, data: bool = False,
-             leaf: str | None = None) -> bool:
+    def sync(
+        self, name: str | None = None, timeout: float | None = None, data: bool = False, leaf: str | None = None
+    ) -> bool:
         """Re-read one group (or the root) now and wait until it is published;
         False when that took longer than ``timeout`` (default op_timeout).
 
@@ -235,6 +247,7 @@ class WatchedTree(Generic[T]):
         write's answer), so the next batch shows the write without a second
         read of a possibly long children list.
         """
+
         def settled(seconds: float) -> bool:
             with self._cond:
                 return self._cond.wait_for(lambda: check(self._published.get(name)), seconds)
@@ -330,7 +343,9 @@ class WatchedTree(Generic[T]):
                 self._failures = 0
             else:
                 delay = self._try_again(items)
-                log.warning("cache of %s on %s: %s; trying again in %.1f s", self.root, self.cluster.name, failure, delay)
+                log.warning(
+                    "cache of %s on %s: %s; trying again in %.1f s", self.root, self.cluster.name, failure, delay
+                )
             if changed:
                 self._published = dict(self._work)
             with self._cond:
@@ -348,7 +363,7 @@ class WatchedTree(Generic[T]):
         with each failure in a row: a load is never abandoned, and a
         ZooKeeper in trouble is not hammered. A resync that succeeds
         meanwhile covers them all."""
-        delay = min(BACKOFF.longest, BACKOFF.first * 2 ** self._failures)
+        delay = min(BACKOFF.longest, BACKOFF.first * 2**self._failures)
         self._failures += 1
         with self._cond:
             scheduled = bool(self._retry)
@@ -465,7 +480,12 @@ class WatchedTree(Generic[T]):
         self._loaded.set()
         log.info(
             "cache of %s on %s: %s done in %.1f s: %d groups, %d re-read, %d leaves",
-            self.root, self.cluster.name, kind, progress.seconds, len(work), progress.read,
+            self.root,
+            self.cluster.name,
+            kind,
+            progress.seconds,
+            len(work),
+            progress.read,
             sum(len(group.leaves) for group in work.values()),
         )
 
@@ -478,8 +498,11 @@ class WatchedTree(Generic[T]):
         stats = dict(pipelined(self.cluster, reads))
         for name in names:
             stat, old = stats.get(name), before.get(name)
-            if old is not None and stat is not None and old.stat is not None and (
-                stat.pzxid == old.pzxid and stat.mzxid == old.stat.mzxid
+            if (
+                old is not None
+                and stat is not None
+                and old.stat is not None
+                and (stat.pzxid == old.pzxid and stat.mzxid == old.stat.mzxid)
             ):
                 unchanged.append(name)
             else:
@@ -513,7 +536,9 @@ class WatchedTree(Generic[T]):
         that exist."""
         reads: list[Read[tuple[str, str]]] = []
         for name in names:
-            reads.append(Read((name, "children"), "get_children", self._path(name), {"watch": self._watch, "include_data": True}))
+            reads.append(
+                Read((name, "children"), "get_children", self._path(name), {"watch": self._watch, "include_data": True})
+            )
             if not (reuse_data and name in known):
                 reads.append(Read((name, "data"), "get", self._path(name), {"watch": self._watch}))
         answers = dict(pipelined(self.cluster, reads))

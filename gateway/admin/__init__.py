@@ -3,6 +3,7 @@
 Answers ``{"code": 1, ...}`` on success and ``{"code": 0, "reason": ...}``
 with a fitting HTTP status on failure.
 """
+
 from ..config import Config
 from ..dialect import Dialect
 from ..memo import Memo

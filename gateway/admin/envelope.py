@@ -1,4 +1,5 @@
 """The admin dialect's answers: code 1 with data, or code 0 with a reason."""
+
 from flask import jsonify
 
 

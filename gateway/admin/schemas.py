@@ -6,10 +6,10 @@ counts, serverlist's details, servers named by host and port, setserver);
 anything else is refused, so a typo such as ``forse=true``
 never passes as if it had been understood.
 """
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from zk.codec import ALIVE, STOPPED
-
 from zk.errors import InvalidName
 from zk.paths import check_member_key, check_service
 
@@ -36,9 +36,15 @@ class ServiceList(_Params):
     """Without search, offset, limit and counts the answer is the seed's."""
 
     destName = Ignored()  # the seed's own servicelist example sends it
-    search = fields.String(validate=validate.Length(max=128), metadata={"description": "services whose name contains this (any case)"})
-    offset = fields.Integer(strict=False, validate=validate.Range(min=0), metadata={"description": "skip this many (sorted by name)"})
-    limit = fields.Integer(strict=False, validate=validate.Range(min=0), metadata={"description": "answer at most this many"})
+    search = fields.String(
+        validate=validate.Length(max=128), metadata={"description": "services whose name contains this (any case)"}
+    )
+    offset = fields.Integer(
+        strict=False, validate=validate.Range(min=0), metadata={"description": "skip this many (sorted by name)"}
+    )
+    limit = fields.Integer(
+        strict=False, validate=validate.Range(min=0), metadata={"description": "answer at most this many"}
+    )
     counts = fields.Boolean(metadata={"description": "add members and ALIVE members per service"})
 
 

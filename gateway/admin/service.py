@@ -4,6 +4,7 @@ Each takes already-validated parameters (``schemas.py``) and the Catalog of
 the zkidc the caller may use, returns plain data and raises the errors of
 ``zk.errors``; the views only parse, authorize and wrap the answer.
 """
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,8 +86,9 @@ def _detailed(catalog: Catalog, service: str, leaf: Leaf) -> dict[str, Any]:
     return shown
 
 
-def server_key(catalog: Catalog, service: str, key: str | None = None, host: str | None = None,
-               port: int | None = None) -> str:
+def server_key(
+    catalog: Catalog, service: str, key: str | None = None, host: str | None = None, port: int | None = None
+) -> str:
     """The member key a request names: ``key``, or the member at host:port."""
     if key is not None:
         return key

@@ -1,4 +1,5 @@
 """Admin endpoints, each with and without a trailing slash."""
+
 import functools
 import json
 
@@ -47,7 +48,9 @@ def servicelist(args, params):
     catalog = authorize("read", params)
     if not args.keys() & {"search", "offset", "limit", "counts"}:
         return ok(services=[{"service": name} for name in service.names(catalog)], stale=catalog.stale)
-    found = service.search(catalog, args.get("search", ""), args.get("offset", 0), args.get("limit"), args.get("counts", False))
+    found = service.search(
+        catalog, args.get("search", ""), args.get("offset", 0), args.get("limit"), args.get("counts", False)
+    )
     return ok(services=found.services, total=found.total, stale=catalog.stale)
 
 
@@ -92,7 +95,9 @@ def _listing(catalog, group):
 
 def _server_key(catalog, args):
     """The member key a request names: serverKey, or the member at serverHost:serverPort."""
-    return service.server_key(catalog, args["destName"], args.get("serverKey"), args.get("serverHost"), args.get("serverPort"))
+    return service.server_key(
+        catalog, args["destName"], args.get("serverKey"), args.get("serverHost"), args.get("serverPort")
+    )
 
 
 @route("addserver", ["POST"])

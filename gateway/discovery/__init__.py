@@ -4,6 +4,7 @@ cancel, fetch, fetchs, poll, polls and nodes under /discovery/.
 Answers ``{"code": N, "message": "...", "ttl": 1, "data": ...}`` with HTTP
 200; codes 0, -304, -400, -401, -403, -404, -409, -500.
 """
+
 from ..config import Config
 from ..dialect import Dialect
 from . import model

@@ -1,5 +1,6 @@
 """The discovery dialect's answers: ``{code, message, ttl, data}``, HTTP 200
 except for what is too large to take (413 and 414, codes -413 and -414)."""
+
 from flask import Response, jsonify
 
 NOT_MODIFIED = -304

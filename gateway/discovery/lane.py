@@ -10,6 +10,7 @@ key may read every appid, on a fresh cache, and waits with the view's own
 error once the poll started (an appid unknown when it starts, -404, or
 anything met after it parked) it answers in the discovery envelope itself.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

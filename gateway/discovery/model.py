@@ -16,6 +16,7 @@ up to a second late (``Views``).
 ``latest_timestamp`` is computed from ZooKeeper stats only; see
 ``latest_timestamp()``.
 """
+
 import json
 import time
 from dataclasses import dataclass
@@ -275,4 +276,3 @@ class Views:
             self.lease_lag,
             self.clock,
         )
-

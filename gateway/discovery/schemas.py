@@ -13,7 +13,6 @@ from zk.errors import InvalidName
 from zk.paths import check_service
 
 from ..params import Metadata, Params, ignoring, single
-
 from .model import DOWN, UP, parse_addr
 
 MAX_APPIDS = 512
@@ -85,7 +84,9 @@ class Poll(_Params):
     env = _label(required=True)
     zone = fields.String(load_default="", validate=validate.Length(max=256))  # empty: every zone
     hostname = _label()
-    latest_timestamp: fields.Field = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))  # as appid
+    latest_timestamp: fields.Field = fields.Integer(
+        strict=False, load_default=0, validate=validate.Range(min=0)
+    )  # as appid
 
 
 class Polls(Poll):

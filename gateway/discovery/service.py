@@ -6,6 +6,7 @@ already-encoded JSON of the answer's ``data`` (bytes), writes return
 nothing, and failures are the errors of ``zk.errors``. The views and the
 long-poll lane (``lane.py``) call the same functions.
 """
+
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -105,13 +106,14 @@ def since(name: str, args: Mapping[str, Any]) -> dict[str, int]:
     if name == "Poll":
         return {args["appid"]: args["latest_timestamp"]}
     stamps: dict[str, int] = {}
-    for appid, stamp in zip(args["appid"], args["latest_timestamp"]):
+    for appid, stamp in zip(args["appid"], args["latest_timestamp"], strict=True):
         stamps[appid] = min(stamp, stamps.get(appid, stamp))
     return stamps
 
 
-def poll(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str, zone: str,
-         many: bool = False) -> bytes | None:
+def poll(
+    discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str, zone: str, many: bool = False
+) -> bytes | None:
     """Long poll: the data of the appids newer than their timestamp (one
     appid's data, or ``{"appid": data, ...}`` when ``many``), at once or as
     soon as one changes; None after poll_timeout."""
@@ -121,15 +123,15 @@ def poll(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: 
     return by_appid(answer) if many else answer[0].body
 
 
-def poll_answer(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], args: Mapping[str, Any],
-                name: str) -> bytes:
+def poll_answer(
+    discovery: Discovery, catalog: Catalog, since: Mapping[str, int], args: Mapping[str, Any], name: str
+) -> bytes:
     """The body a poll (``name`` "Poll") or polls ends with, after waiting."""
     data = poll(discovery, catalog, since, args["env"], args["zone"], many=name != "Poll")
     return NOT_MODIFIED_BODY if data is None else ok_body(data)
 
 
-def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str,
-         zone: str) -> list[Fresh]:
+def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str, zone: str) -> list[Fresh]:
     """Long poll: [Fresh(appid, data)] of the appids whose view is newer than the
     client's timestamp, at once or as soon as one changes; [] after
     poll_timeout.

@@ -4,6 +4,7 @@ Parameters follow the original: GET reads the query string; POST the query
 string and the form body together, and a JSON body only with a JSON
 content type. Repeated keys are lists; empty values are dropped.
 """
+
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
@@ -16,7 +17,10 @@ from .envelope import ok
 
 blueprint = Blueprint("discovery", __name__, url_prefix="/discovery")
 READ, WRITE = ["GET", "POST"], ["POST"]
-_SCHEMAS = {name: schemas.loader(getattr(schemas, name)) for name in ("Nodes", "Instance", "Register", "Fetch", "Fetchs", "Poll", "Polls")}
+_SCHEMAS = {
+    name: schemas.loader(getattr(schemas, name))
+    for name in ("Nodes", "Instance", "Register", "Fetch", "Fetchs", "Poll", "Polls")
+}
 
 
 def _discovery():
@@ -43,7 +47,11 @@ def _instance(name, right="write"):
 
 
 @blueprint.route("/register", methods=WRITE)
-@documented("Register an instance; the same zone, env, appid and hostname replaces it", form=schemas.Register, body=schemas.Register)
+@documented(
+    "Register an instance; the same zone, env, appid and hostname replaces it",
+    form=schemas.Register,
+    body=schemas.Register,
+)
 def register():
     args, catalog = _instance("Register")
     service.register(_discovery(), catalog, args)

@@ -4,6 +4,7 @@ beat and status of instances under ``/api/instance``.
 Writes answer ``success`` as plain text; errors answer their HTTP status
 with a plain text message (``Param 'serviceName' is required``).
 """
+
 from ..config import Config
 from ..dialect import Dialect
 from . import model

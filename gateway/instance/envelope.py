@@ -1,4 +1,5 @@
 """The instance API's answers: plain text for writes and errors, JSON for reads."""
+
 from flask import Response
 
 

@@ -6,6 +6,7 @@ ServerSet status (HEALTHY is ALIVE, UN_HEALTHY is DEAD, DISABLE is
 STOPPED), so that outside readers and the other dialects agree with it.
 Members written by anyone else are read as well as they can be.
 """
+
 import logging
 import math
 import time
@@ -15,6 +16,7 @@ from dataclasses import replace as evolve
 from zk import codec
 from zk.codec import DEFAULT_NAMESPACE
 from zk.instances import identity_key
+
 # The statuses and their rules are zk.status's (STATUSES: schemas.py imports it from here).
 from zk.status import LAPSED, STATUSES, Policy, isolated, lapse_policy, published, status_of  # noqa: F401
 

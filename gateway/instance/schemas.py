@@ -8,6 +8,7 @@ Besides the seed's parameters every call accepts, unused, those of Nacos's
 own instance API (``NACOS``, from its InstanceController and Java client),
 so Nacos-style clients keep working; anything else is refused.
 """
+
 from marshmallow import ValidationError, fields, pre_load, validate
 
 from zk.codec import DEFAULT_NAMESPACE
@@ -54,8 +55,20 @@ class Clusters(fields.String):
 
 
 NACOS = (
-    "namespaceId", "groupName", "clusterName", "weight", "enabled", "enable", "healthy", "ephemeral",
-    "metadata", "beat", "clientIP", "udpPort", "healthyOnly", "app",
+    "namespaceId",
+    "groupName",
+    "clusterName",
+    "weight",
+    "enabled",
+    "enable",
+    "healthy",
+    "ephemeral",
+    "metadata",
+    "beat",
+    "clientIP",
+    "udpPort",
+    "healthyOnly",
+    "app",
 )
 
 

@@ -5,6 +5,7 @@ Each takes already-validated parameters (an ``Identity``, the ``[instance]``
 the errors of ``zk.errors`` (and BadRequest for a service in another
 namespace). The status rules themselves are ``zk.status``'s.
 """
+
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,9 @@ class Listing:
 # -- reads ----------------------------------------------------------------------
 
 
-def listing(catalog: Catalog, service: str, namespace: str, clusters: Collection[str] = (),
-            healthy: bool | None = None) -> Listing:
+def listing(
+    catalog: Catalog, service: str, namespace: str, clusters: Collection[str] = (), healthy: bool | None = None
+) -> Listing:
     """The instances of ``service`` in ``namespace``, of ``clusters`` (all when
     empty), only the HEALTHY ones or the others when ``healthy`` says."""
     group = catalog.services().get(service)

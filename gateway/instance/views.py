@@ -6,6 +6,7 @@ service, whoever wrote it. Writes go through the shared lease mechanism
 UN_HEALTHY after ``unhealthy_after`` seconds without a beat and removed
 after ``remove_after``; a DISABLEd one ignores beats and never lapses.
 """
+
 from flask import Blueprint, jsonify, request
 
 from ..access import authorize

@@ -5,6 +5,7 @@ breaker rules and service lists from the watch caches; ``/naming/v1/...``
 manages services and rules. Answers are ``{"code": 200000, "info": ...}``
 with HTTP status code // 1000.
 """
+
 from ..config import Config
 from ..dialect import Dialect
 from . import rules, shapes, views

@@ -7,6 +7,7 @@ item is applied in turn and answers for itself, except that once ZooKeeper
 is unavailable the rest are not tried. The batch's code is the items'
 common code, else 400000 or 500000 when any failed.
 """
+
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -59,8 +60,14 @@ def items(doc: Any) -> list[Item]:
     return doc
 
 
-def run(catalog: Catalog, raws: Sequence[Item], schema: type[Schema], apply: Apply, echo: Echo,
-        permit: Callable[[Item], None]) -> list[Result]:
+def run(
+    catalog: Catalog,
+    raws: Sequence[Item],
+    schema: type[Schema],
+    apply: Apply,
+    echo: Echo,
+    permit: Callable[[Item], None],
+) -> list[Result]:
     """Check every item with ``schema`` and ``permit`` (raises Forbidden when
     the key may not touch the item's service), then apply each."""
     loaded: list[Item | None] = []
@@ -85,14 +92,18 @@ def run(catalog: Catalog, raws: Sequence[Item], schema: type[Schema], apply: App
             str(number) for number, r in enumerate(refused, 1) if r
         )
         verdicts = [r or (held, stopped) for r in refused]
-        return [Result(code, codes.info(code, detail), echo(raw)) for (code, detail), raw in zip(verdicts, raws)]
+        return [
+            Result(code, codes.info(code, detail), echo(raw))
+            for (code, detail), raw in zip(verdicts, raws, strict=True)
+        ]
     return list(_apply_all(catalog, raws, cast(list[Item], loaded), apply, echo))  # every item loaded
 
 
-def _apply_all(catalog: Catalog, raws: Sequence[Item], loaded: Sequence[Item], apply: Apply,
-               echo: Echo) -> Iterator[Result]:
+def _apply_all(
+    catalog: Catalog, raws: Sequence[Item], loaded: Sequence[Item], apply: Apply, echo: Echo
+) -> Iterator[Result]:
     down = None
-    for raw, item in zip(raws, loaded):
+    for raw, item in zip(raws, loaded, strict=True):
         if down:
             yield Result(codes.STORE, down, echo(raw))
             continue

@@ -2,6 +2,7 @@
 
 The HTTP status of an answer is its code // 1000.
 """
+
 import json
 
 from ..params import BadRequest

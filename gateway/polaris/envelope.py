@@ -5,6 +5,7 @@ answers carry (``size``/``responses`` for a batch, ``type``/``service`` for a
 discover) with ``expect()``, so even an error raised before the view got
 far (an unknown key, ZooKeeper down) answers in that endpoint's shape.
 """
+
 from flask import current_app, g
 from marshmallow import ValidationError
 
@@ -24,8 +25,13 @@ _BY_ERROR = (
     (zk.NotFound, codes.NOT_FOUND),
     (zk.Unavailable, codes.STORE),
 )
-_BY_STATUS = {401: codes.UNAUTHORIZED, 403: codes.FORBIDDEN, 409: codes.CONFLICT, 413: codes.TOO_LARGE,
-              414: codes.TOO_LONG}
+_BY_STATUS = {
+    401: codes.UNAUTHORIZED,
+    403: codes.FORBIDDEN,
+    409: codes.CONFLICT,
+    413: codes.TOO_LARGE,
+    414: codes.TOO_LONG,
+}
 
 
 def code_of(problem):

@@ -7,6 +7,7 @@ everything is ordinary: no query string, a JSON body with a Content-Length,
 a key that may read the service, and a fresh cache that has the service in
 the namespace asked. Everything else goes on to the view.
 """
+
 from __future__ import annotations
 
 import io

@@ -11,6 +11,7 @@ exist in the rule's namespace.
 The endpoints are a blueprint of their own, nested in the Polaris dialect's
 (gateway/polaris/__init__.py): ``polaris.rules.<kind>_<action>``.
 """
+
 import uuid
 from dataclasses import dataclass
 
@@ -49,12 +50,42 @@ class Kind:
 
 
 KINDS = (
-    Kind("routing", "routings", "routing", "routings", schemas.Routing, schemas.Routing, schemas.RoutingRef,
-         schemas.RuleQuery, False, False),
-    Kind("ratelimit", "ratelimits", "rateLimit", "rateLimits", schemas.RateLimit, schemas.RateLimitUpdate,
-         schemas.RateLimitRef, schemas.RateLimitQuery, True, True),
-    Kind("circuitbreaker", "circuitbreakers", "circuitBreaker", "circuitBreakers", schemas.CircuitBreaker,
-         schemas.CircuitBreaker, schemas.CircuitBreakerRef, schemas.RuleQuery, False, True),
+    Kind(
+        "routing",
+        "routings",
+        "routing",
+        "routings",
+        schemas.Routing,
+        schemas.Routing,
+        schemas.RoutingRef,
+        schemas.RuleQuery,
+        False,
+        False,
+    ),
+    Kind(
+        "ratelimit",
+        "ratelimits",
+        "rateLimit",
+        "rateLimits",
+        schemas.RateLimit,
+        schemas.RateLimitUpdate,
+        schemas.RateLimitRef,
+        schemas.RateLimitQuery,
+        True,
+        True,
+    ),
+    Kind(
+        "circuitbreaker",
+        "circuitbreakers",
+        "circuitBreaker",
+        "circuitBreakers",
+        schemas.CircuitBreaker,
+        schemas.CircuitBreaker,
+        schemas.CircuitBreakerRef,
+        schemas.RuleQuery,
+        False,
+        True,
+    ),
 )
 
 
@@ -98,7 +129,9 @@ def create(kind):
             if not kind.many and rules:
                 raise PolarisError(codes.EXISTED, "service %s already has a %s rule" % (item["service"], kind.field))
             if kind.many and _same_name(rules, item):
-                raise PolarisError(codes.EXISTED, "service %s already has a rule named %s" % (item["service"], item["name"]))
+                raise PolarisError(
+                    codes.EXISTED, "service %s already has a rule named %s" % (item["service"], item["name"])
+                )
             made.update(_stamped(kind, {k: v for k, v in item.items() if k != "id"}))
             return rules + [made]
 
@@ -113,13 +146,15 @@ def update(kind):
         in_namespace(catalog, item["service"], item["namespace"], codes.NO_SERVICE, fresh=True)
 
         def change(rules):
-            for number, old in enumerate(rules):
+            for number, old in enumerate(rules):  # noqa: B007 - number is the rule found, used below
                 if not kind.many or old.get("id") == item["id"]:
                     break
             else:
                 raise PolarisError(codes.NOT_FOUND, "service %s has no such %s rule" % (item["service"], kind.field))
             if kind.many and _same_name(rules, item, ignore=item["id"]):
-                raise PolarisError(codes.EXISTED, "service %s already has a rule named %s" % (item["service"], item["name"]))
+                raise PolarisError(
+                    codes.EXISTED, "service %s already has a rule named %s" % (item["service"], item["name"])
+                )
             if _content(old) == _content(item):
                 return rules
             return rules[:number] + [_stamped(kind, _content(item), old)] + rules[number + 1 :]
@@ -160,7 +195,10 @@ def listing(kind):
     found.sort(key=lambda rule: (str(rule.get("mtime", "")), str(rule.get("revision", ""))), reverse=True)
     page = found[wanted["offset"] : wanted["offset"] + wanted["limit"]]
     if wanted.get("brief"):
-        page = [{k: rule.get(k) for k in ("id", "name", "service", "namespace", "disable", "ctime", "mtime")} for rule in page]
+        page = [
+            {k: rule.get(k) for k in ("id", "name", "service", "namespace", "disable", "ctime", "mtime")}
+            for rule in page
+        ]
     return answer(codes.SUCCESS, amount=len(found), size=len(page), **{kind.plural: page})
 
 
@@ -176,7 +214,27 @@ def _register(kind, action, handler, path, method, summary, **schemas_used):
 
 for _kind in KINDS:
     _base = "/naming/v1/" + _kind.path
-    _register(_kind, "create", create, _base, "POST", "Create %s rules (batch)" % _kind.kind, body=_kind.schema, body_many=True)
-    _register(_kind, "update", update, _base, "PUT", "Update %s rules (batch)" % _kind.kind, body=_kind.update, body_many=True)
-    _register(_kind, "delete", delete, _base + "/delete", "POST", "Delete %s rules (batch)" % _kind.kind, body=_kind.ref, body_many=True)
+    _register(
+        _kind,
+        "create",
+        create,
+        _base,
+        "POST",
+        "Create %s rules (batch)" % _kind.kind,
+        body=_kind.schema,
+        body_many=True,
+    )
+    _register(
+        _kind, "update", update, _base, "PUT", "Update %s rules (batch)" % _kind.kind, body=_kind.update, body_many=True
+    )
+    _register(
+        _kind,
+        "delete",
+        delete,
+        _base + "/delete",
+        "POST",
+        "Delete %s rules (batch)" % _kind.kind,
+        body=_kind.ref,
+        body_many=True,
+    )
     _register(_kind, "query", listing, _base, "GET", "Query %s rules" % _kind.kind, query=_kind.query)

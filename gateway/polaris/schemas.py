@@ -9,6 +9,7 @@ proto name); those the gateway does not use are accepted and dropped. Any
 other field, and any query parameter a call does not take, is refused with
 400103 naming it: Polaris's own decoder would ignore it, and with it a typo.
 """
+
 import re
 from typing import Any
 
@@ -44,24 +45,94 @@ RULE_CODES = {"service": codes.BAD_NAME, "namespace": codes.BAD_NAMESPACE}
 # polarismesh/specification (api/v1/service_manage/service.proto, request.proto,
 # traffic_manage/routing.proto, ratelimit.proto, fault_tolerance/circuitbreaker.proto).
 SERVICE = (
-    "name", "namespace", "metadata", "ports", "business", "department", "cmdb_mod1", "cmdb_mod2", "cmdb_mod3",
-    "comment", "owners", "token", "ctime", "mtime", "revision", "platform_id", "total_instance_count",
-    "healthy_instance_count", "user_ids", "group_ids", "remove_user_ids", "remove_group_ids", "id", "editable",
-    "export_to", "sync_to_global_registry", "isolate_instance_count", "service_status", "deleteable",
-    "service_type", "extended_metadata",
+    "name",
+    "namespace",
+    "metadata",
+    "ports",
+    "business",
+    "department",
+    "cmdb_mod1",
+    "cmdb_mod2",
+    "cmdb_mod3",
+    "comment",
+    "owners",
+    "token",
+    "ctime",
+    "mtime",
+    "revision",
+    "platform_id",
+    "total_instance_count",
+    "healthy_instance_count",
+    "user_ids",
+    "group_ids",
+    "remove_user_ids",
+    "remove_group_ids",
+    "id",
+    "editable",
+    "export_to",
+    "sync_to_global_registry",
+    "isolate_instance_count",
+    "service_status",
+    "deleteable",
+    "service_type",
+    "extended_metadata",
 )
 DISCOVER_REQUEST = ("type", "service", "Filter", "Direction")
 ROUTING = ("service", "namespace", "inbounds", "outbounds", "ctime", "mtime", "revision", "service_token", "rules")
 RATE_LIMIT = (
-    "id", "service", "namespace", "subset", "priority", "resource", "type", "labels", "amounts", "action",
-    "disable", "report", "ctime", "mtime", "revision", "service_token", "adjuster", "regex_combine",
-    "amount_mode", "amountMode", "failover", "cluster", "method", "arguments", "name", "etime",
-    "max_queue_delay", "concurrencyAmount", "custom_response", "customResponse", "metadata", "editable",
+    "id",
+    "service",
+    "namespace",
+    "subset",
+    "priority",
+    "resource",
+    "type",
+    "labels",
+    "amounts",
+    "action",
+    "disable",
+    "report",
+    "ctime",
+    "mtime",
+    "revision",
+    "service_token",
+    "adjuster",
+    "regex_combine",
+    "amount_mode",
+    "amountMode",
+    "failover",
+    "cluster",
+    "method",
+    "arguments",
+    "name",
+    "etime",
+    "max_queue_delay",
+    "concurrencyAmount",
+    "custom_response",
+    "customResponse",
+    "metadata",
+    "editable",
     "deleteable",
 )
 CIRCUIT_BREAKER = (
-    "id", "version", "name", "namespace", "service", "service_namespace", "serviceNamespace", "inbounds",
-    "outbounds", "token", "owners", "business", "department", "comment", "ctime", "mtime", "revision", "rules",
+    "id",
+    "version",
+    "name",
+    "namespace",
+    "service",
+    "service_namespace",
+    "serviceNamespace",
+    "inbounds",
+    "outbounds",
+    "token",
+    "owners",
+    "business",
+    "department",
+    "comment",
+    "ctime",
+    "mtime",
+    "revision",
+    "rules",
 )
 AMOUNT = ("maxAmount", "validDuration", "precision", "startAmount", "minAmount")
 
@@ -222,7 +293,9 @@ def _service_string(service, name):
 
 
 class DiscoverService(Schema):
-    name = fields.String(metadata={"description": "the service (for type 6 an optional filter: exact, prefix* or *contains*)"})
+    name = fields.String(
+        metadata={"description": "the service (for type 6 an optional filter: exact, prefix* or *contains*)"}
+    )
     namespace = fields.String(metadata={"description": "empty means default"})
     revision = fields.String(metadata={"description": "the revision the client has: 200001 when unchanged"})
     business = fields.String()
@@ -235,7 +308,9 @@ class DiscoverRequest(Schema):
 
     type = fields.Integer(
         validate=validate.OneOf(sorted(DISCOVER_TYPES)),
-        metadata={"description": "1 INSTANCE, 3 ROUTING, 4 RATE_LIMIT, 5 CIRCUIT_BREAKER, 6 SERVICES (the name works too)"},
+        metadata={
+            "description": "1 INSTANCE, 3 ROUTING, 4 RATE_LIMIT, 5 CIRCUIT_BREAKER, 6 SERVICES (the name works too)"
+        },
     )
     service = fields.Nested(DiscoverService)
 
@@ -262,8 +337,11 @@ def discover_request(doc):
         raise PolarisError(codes.PARSE, "type must be a number or a name")
     kind = DISCOVER_TYPES.get(kind) or (kind if kind in _DISCOVER_NAMES else None)
     if kind is None:
-        raise PolarisError(codes.BAD_RESOURCE, "type %s is not served; use one of %s" % (
-            doc.get("type", 0), ", ".join("%d %s" % pair for pair in DISCOVER_TYPES.items())))
+        raise PolarisError(
+            codes.BAD_RESOURCE,
+            "type %s is not served; use one of %s"
+            % (doc.get("type", 0), ", ".join("%d %s" % pair for pair in DISCOVER_TYPES.items())),
+        )
     service = doc.get("service")
     service = {} if service is None else service
     if not isinstance(service, dict):

@@ -6,6 +6,7 @@ the prepared body, the batch writes return one ``batch.Applied`` per item
 (``batch.py`` runs them), and failures are the errors of ``zk.errors`` or a
 PolarisError carrying its own code.
 """
+
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -18,8 +19,14 @@ from .batch import Applied
 from .codes import PolarisError
 
 
-def in_namespace(answers: shapes.Answers, catalog: Catalog, name: str, namespace: str, code: int = codes.NOT_FOUND,
-                 fresh: bool = False) -> shapes.Service:
+def in_namespace(
+    answers: shapes.Answers,
+    catalog: Catalog,
+    name: str,
+    namespace: str,
+    code: int = codes.NOT_FOUND,
+    fresh: bool = False,
+) -> shapes.Service:
     """The Service view of ``name`` if it is in ``namespace``, else PolarisError(code).
 
     ``fresh``: a service the cache does not know yet is looked for in
@@ -94,14 +101,18 @@ def delete_service(answers: shapes.Answers, catalog: Catalog, item: Mapping[str,
         return Applied(codes.SUCCESS)  # not there (in that namespace): nothing to delete
     kinds = catalog.rules.kinds(name)
     if kinds:
-        return Applied(codes.HAS_RULES, "service %s still has %s rules; delete them first" % (name, " and ".join(kinds)))
+        return Applied(
+            codes.HAS_RULES, "service %s still has %s rules; delete them first" % (name, " and ".join(kinds))
+        )
     try:
         catalog.delete_service(name)
     except NotFound:
         pass
     except NotEmpty:
         count = len(view.group.leaves)
-        return Applied(codes.HAS_INSTANCES, "service %s still has children (%d members); delete them first" % (name, count))
+        return Applied(
+            codes.HAS_INSTANCES, "service %s still has children (%d members); delete them first" % (name, count)
+        )
     return Applied(codes.SUCCESS)
 
 

@@ -10,6 +10,7 @@ Answers are built once per cached snapshot (a Group, a rules Leaf, the
 services dict) and kept with it; asking again about an unchanged service
 costs a dictionary lookup and an identity check.
 """
+
 import hashlib
 import json
 import math
@@ -104,7 +105,9 @@ def instance(namespace, service, leaf):
     given_id = extra.get("id")
     priority = extra.get("priority")
     shape = {
-        "id": given_id if isinstance(given_id, str) and given_id else instance_id(namespace, service, member.host, member.port),
+        "id": given_id
+        if isinstance(given_id, str) and given_id
+        else instance_id(namespace, service, member.host, member.port),
         "service": service,
         "namespace": namespace,
         "host": member.host,
@@ -199,7 +202,13 @@ class Service:
     def discovered(self):
         """(full answer, no-change answer) of discover type 1, serialized."""
         service = dict(self.shape, revision=self.revision)
-        full = {"code": codes.SUCCESS, "info": codes.info(codes.SUCCESS), "type": "INSTANCE", "service": service, "instances": self.instances}
+        full = {
+            "code": codes.SUCCESS,
+            "info": codes.info(codes.SUCCESS),
+            "type": "INSTANCE",
+            "service": service,
+            "instances": self.instances,
+        }
         return dumps(full), _unchanged("INSTANCE", self.name, self.namespace, self.revision)
 
     def answer(self, revision):
@@ -210,18 +219,21 @@ class Service:
         return codes.SUCCESS, full
 
     def has_member(self, hosts, ports=None):
-        return any(
-            leaf.value.host in hosts and (ports is None or leaf.value.port in ports) for leaf in self.members
-        )
+        return any(leaf.value.host in hosts and (ports is None or leaf.value.port in ports) for leaf in self.members)
 
 
 def _unchanged(kind, name, namespace, revision):
-    doc = {"code": codes.NO_CHANGE, "info": codes.info(codes.NO_CHANGE), "type": kind,
-           "service": {"name": name, "namespace": namespace, "revision": revision}}
+    doc = {
+        "code": codes.NO_CHANGE,
+        "info": codes.info(codes.NO_CHANGE),
+        "type": kind,
+        "service": {"name": name, "namespace": namespace, "revision": revision},
+    }
     return dumps(doc)
 
 
 # -- rules ------------------------------------------------------------------------
+
 
 class RuleSource(NamedTuple):
     """Where a discover type's rules come from and where its answer puts them."""
@@ -254,8 +266,13 @@ class RuleAnswer:
             body = dict(self.rules[0], revision=self.revision)
         else:
             body = {"service": service, "namespace": namespace, "inbounds": [], "outbounds": [], "revision": ""}
-        full = {"code": codes.SUCCESS, "info": codes.info(codes.SUCCESS), "type": kind,
-                "service": {"name": service, "namespace": namespace, "revision": self.revision}, field: body}
+        full = {
+            "code": codes.SUCCESS,
+            "info": codes.info(codes.SUCCESS),
+            "type": kind,
+            "service": {"name": service, "namespace": namespace, "revision": self.revision},
+            field: body,
+        }
         self.full = dumps(full)
         self.unchanged = _unchanged(kind, service, namespace, self.revision)
 
@@ -316,7 +333,12 @@ class Answers:
 
     def listing(self, zkidc, groups, request):
         """Discover type 6: (revision, full answer, no-change answer) for a namespace."""
-        filters = (request["namespace"], request["name"], request["business"], tuple(sorted(request["metadata"].items())))
+        filters = (
+            request["namespace"],
+            request["name"],
+            request["business"],
+            tuple(sorted(request["metadata"].items())),
+        )
         return self._listings.get((zkidc, filters), groups, lambda: self._listing(zkidc, groups, filters))
 
     def _listing(self, zkidc, groups, filters):
@@ -333,6 +355,11 @@ class Answers:
                 continue
             shown.append(view.shape)
         revision = digest("SERVICES", filters, shown) if shown else ""
-        full = {"code": codes.SUCCESS, "info": codes.info(codes.SUCCESS), "type": "SERVICES",
-                "service": {"name": name, "namespace": namespace, "revision": revision}, "services": shown}
+        full = {
+            "code": codes.SUCCESS,
+            "info": codes.info(codes.SUCCESS),
+            "type": "SERVICES",
+            "service": {"name": name, "namespace": namespace, "revision": revision},
+            "services": shown,
+        }
         return revision, dumps(full), _unchanged("SERVICES", name, namespace, revision)

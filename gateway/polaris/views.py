@@ -4,6 +4,7 @@
 The zkidc comes from the ``zkidc`` query parameter or the ``X-Zkidc``
 header; the key from ``X-Polaris-Token`` (or the gateway's other headers).
 """
+
 from flask import Blueprint, request
 
 from ..access import authorize
@@ -80,19 +81,25 @@ def _named(catalog, item):
 @blueprint.post("/naming/v1/services")
 @documented("Create services (batch)", body=schemas.ServiceCreate, body_many=True)
 def create_services():
-    return write_batch("write", schemas.ServiceCreate, _with_answers(service.create_service), service.echo_service, _named)
+    return write_batch(
+        "write", schemas.ServiceCreate, _with_answers(service.create_service), service.echo_service, _named
+    )
 
 
 @blueprint.put("/naming/v1/services")
 @documented("Update services (batch); fields left out keep their value", body=schemas.ServiceUpdate, body_many=True)
 def update_services():
-    return write_batch("write", schemas.ServiceUpdate, _with_answers(service.update_service), service.echo_service, _named)
+    return write_batch(
+        "write", schemas.ServiceUpdate, _with_answers(service.update_service), service.echo_service, _named
+    )
 
 
 @blueprint.post("/naming/v1/services/delete")
 @documented("Delete services (batch); deleting a missing service succeeds", body=schemas.ServiceRef, body_many=True)
 def delete_services():
-    return write_batch("delete", schemas.ServiceRef, _with_answers(service.delete_service), service.echo_service, _named)
+    return write_batch(
+        "delete", schemas.ServiceRef, _with_answers(service.delete_service), service.echo_service, _named
+    )
 
 
 @blueprint.get("/naming/v1/services")
@@ -108,8 +115,10 @@ def query_services():
 
 
 @blueprint.post("/v1/Discover")
-@documented("Client discover: type 1 instances, 3 routing, 4 rate limits, 5 circuit breaker, 6 services",
-            body=schemas.DiscoverRequest)
+@documented(
+    "Client discover: type 1 instances, 3 routing, 4 rate limits, 5 circuit breaker, 6 services",
+    body=schemas.DiscoverRequest,
+)
 def discover():
     """Type 1 is answered before Flask when everything is ordinary (lane.py);
     this view answers the rest, and every error."""

@@ -2,6 +2,7 @@
 
 Errors answer as an HTML page with the status and the message.
 """
+
 from ..config import Config
 from ..dialect import Dialect
 from .session import Sessions

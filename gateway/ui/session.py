@@ -5,6 +5,7 @@ console reads this one cookie. It never holds the key itself: the name is
 looked up in the configured keys on every request, so removing a key from
 the config ends its sessions at the next restart.
 """
+
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -44,8 +45,15 @@ class Sessions:
 
     def start(self, response, key_name, secure):
         session = Session(key_name, secrets.token_urlsafe(24))
-        response.set_cookie(COOKIE, self._signer.dumps([session.key_name, session.csrf]), max_age=self.max_age,
-                            path=PATH, httponly=True, samesite="Strict", secure=secure)
+        response.set_cookie(
+            COOKIE,
+            self._signer.dumps([session.key_name, session.csrf]),
+            max_age=self.max_age,
+            path=PATH,
+            httponly=True,
+            samesite="Strict",
+            secure=secure,
+        )
         return session
 
     @staticmethod

@@ -4,9 +4,10 @@ Reading needs no script. Every form that changes something carries the
 session's CSRF token and is refused (403, nothing written) without it; the
 session's key decides, on the server, what is shown and what is allowed.
 """
+
 import functools
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
@@ -104,7 +105,7 @@ def _when(ms):
     """ZooKeeper's milliseconds since the epoch, as UTC."""
     if not ms:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @blueprint.app_context_processor
@@ -171,7 +172,9 @@ def home():
         if catalog.tree.loaded:
             groups = catalog.services()
             members = [leaf.value for group in groups.values() for leaf in group.leaves.values()]
-            row.update(services=len(groups), members=len(members), alive=sum(1 for m in members if m is not None and m.alive))
+            row.update(
+                services=len(groups), members=len(members), alive=sum(1 for m in members if m is not None and m.alive)
+            )
         zkidcs.append(row)
     return render_template("home.html", zkidcs=zkidcs, default=gateway.config.default_zkidc)
 
@@ -188,10 +191,19 @@ def services(zkidc):
     rows = []
     for name in names[(number - 1) * PAGE : number * PAGE]:
         members = [leaf.value for leaf in groups[name].leaves.values()]
-        rows.append({"name": name, "members": len(members), "alive": sum(1 for m in members if m is not None and m.alive)})
+        rows.append(
+            {"name": name, "members": len(members), "alive": sum(1 for m in members if m is not None and m.alive)}
+        )
     return render_template(
-        "services.html", zkidc=zkidc, rows=rows, search=search, page=number, pages=pages, total=len(names),
-        stale=catalog.stale, may_write=_may("write", zkidc),
+        "services.html",
+        zkidc=zkidc,
+        rows=rows,
+        search=search,
+        page=number,
+        pages=pages,
+        total=len(names),
+        stale=catalog.stale,
+        may_write=_may("write", zkidc),
     )
 
 
@@ -210,10 +222,17 @@ def service(zkidc, service):
     members = [_member(catalog, service, leaf) for _, leaf in sorted(group.leaves.items())]
     rules = {kind: catalog.rules.of(service, kind) for kind in catalog.rules.kinds(service)}
     return render_template(
-        "service.html", zkidc=zkidc, service=service, members=members, version=group.version, stale=catalog.stale,
-        attributes=decode_attributes(group.data), rules=rules,
+        "service.html",
+        zkidc=zkidc,
+        service=service,
+        members=members,
+        version=group.version,
+        stale=catalog.stale,
+        attributes=decode_attributes(group.data),
+        rules=rules,
         changes=recent.under(zkidc, catalog.layout.service(service)),
-        may_write=_may("write", zkidc, service), may_delete=_may("delete", zkidc, service),
+        may_write=_may("write", zkidc, service),
+        may_delete=_may("delete", zkidc, service),
     )
 
 
@@ -235,7 +254,9 @@ def _member(catalog, service, leaf):
     origin = instance.get("registeredBy")
     weight = instance.get("weight", member.metadata.get("weight"))
     shown.update(
-        address="%s:%d" % (member.host, member.port) if ":" not in member.host else "[%s]:%d" % (member.host, member.port),
+        address="%s:%d" % (member.host, member.port)
+        if ":" not in member.host
+        else "[%s]:%d" % (member.host, member.port),
         status=member.status,
         origin=origin if isinstance(origin, str) else "other",
         zone=instance.get("zone") if isinstance(instance.get("zone"), str) else None,

@@ -10,6 +10,7 @@ own buffer and are left to kazoo. No upstream issue.
 Follows kazoo 2.11.0's ``ConnectionHandler._connect``, ``_read`` and
 ``_read_socket``; ``_connect`` and ``_read_socket`` call theirs.
 """
+
 from kazoo.exceptions import ConnectionDropped
 from kazoo.protocol.connection import CLOSE_RESPONSE
 

@@ -8,6 +8,7 @@ kazoo release carries it, its ``add_watch`` can replace this module.
 Follows kazoo 2.11.0's ``ConnectionHandler._read_watch_event``, which is
 called first and left to hand one-shot watches their events.
 """
+
 from collections import namedtuple
 
 from kazoo.protocol.connection import CHANGED_EVENT, CREATED_EVENT, DELETED_EVENT

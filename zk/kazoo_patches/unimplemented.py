@@ -9,6 +9,7 @@ and the connection drops, as the server meant it to (kazoo reconnects).
 No upstream issue; kazoo issue #254 is the same "xids do not match" error
 from other causes. Any other answer goes to kazoo's ``_read_response``.
 """
+
 from kazoo.exceptions import ConnectionDropped, UnimplementedError
 
 

@@ -14,6 +14,7 @@ sends every queued request in one write. Follows kazoo 2.11.0's
 ``_submit`` inlined); neither can call its upstream method, which writes
 or reads one byte per request.
 """
+
 from kazoo.exceptions import AuthFailedError, ConnectionClosedError, ConnectionDropped, SessionExpiredError
 from kazoo.protocol import connection as kazoo_connection
 from kazoo.protocol.connection import AUTH_XID
@@ -43,7 +44,7 @@ class CoalescedWakeupClient:
         write_sock = self._connection._write_sock
         try:
             write_sock.send(b"\0")
-        except Exception:  # closed meanwhile (None or a closed socket)
+        except Exception:  # noqa: BLE001 - closed meanwhile (None or a closed socket)
             async_object.set_exception(ConnectionClosedError("Connection has been closed"))
         return None
 
