@@ -225,6 +225,10 @@ def with_status(data: bytes, status: str | None) -> bytes | None:
 # instance API, which both read and write the attribute, agree on it.
 DEFAULT_NAMESPACE = "default"
 
+# The largest weight a member may publish: Polaris's and Nacos's bound, which
+# both dialects that show a weight (from the member's metadata) keep to.
+MAX_WEIGHT = 10000
+
 
 def decode_attributes(data: bytes | None) -> dict[str, Any]:
     """Service node data -> dict of attributes; empty or odd data gives {}."""

@@ -27,7 +27,6 @@ REGISTERED_BY = "instance"
 
 _STAMPS = ("lease", "policy", LAPSED)  # what the lease mechanism adds
 DEFAULT_WEIGHT = 1.0  # Nacos's, shown for members that publish none
-MAX_WEIGHT = 10000
 PUBLISHED_DETAILS = ("weight", "enabled")  # registration fields kept under instance and, as text, in metadata
 
 

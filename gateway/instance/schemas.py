@@ -11,11 +11,11 @@ so Nacos-style clients keep working; anything else is refused.
 
 from marshmallow import ValidationError, fields, pre_load, validate
 
-from zk.codec import DEFAULT_NAMESPACE
+from zk.codec import DEFAULT_NAMESPACE, MAX_WEIGHT
 from zk.paths import is_service
 
 from ..params import UNKNOWN, BadRequest, Host, Metadata, ignoring
-from .model import DEFAULT_CLUSTER, MAX_WEIGHT, STATUSES
+from .model import DEFAULT_CLUSTER, STATUSES
 
 _NAME_RULE = "must be 1..128 characters of [0-9A-Za-z._:-], not '.' or '..'"
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from zk import codec
-from zk.codec import DEFAULT_NAMESPACE
+from zk.codec import DEFAULT_NAMESPACE, MAX_WEIGHT
 from zk.errors import NotFound
 from zk.status import healthy, isolated
 
@@ -30,7 +30,6 @@ from .codes import PolarisError, dumps
 
 TIME = "%Y-%m-%d %H:%M:%S"
 DEFAULT_WEIGHT = 100
-MAX_WEIGHT = 10000
 TEXT_ATTRIBUTES = ("ports", "business", "department", "comment")
 
 
