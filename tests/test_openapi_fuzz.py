@@ -100,7 +100,7 @@ def run_fuzz(base, examples):
                 derandomize=False,
                 suppress_health_check=list(HealthCheck),
             )
-            def check(case, operation=operation):
+            def check(case):
                 try:
                     response = case.call(base_url=base, session=session, headers={"X-Api-Key": OPS}, timeout=15)
                 except (requests.RequestException, ValueError) as exc:  # the client would not even send it
@@ -110,13 +110,15 @@ def run_fuzz(base, examples):
                 calls[0] += 1
                 content_type = (response.headers.get("content-type") or [""])[0]
                 line = len(response.request.method) + len(response.request.url) + 10
-                problem = envelope_problem(operation.path, response.status_code, content_type, response.content, line)
+                problem = envelope_problem(
+                    case.operation.path, response.status_code, content_type, response.content, line
+                )
                 if problem:
                     problems.append(
                         "%s %s: %s -> %d %r"
                         % (
-                            operation.method.upper(),
-                            operation.path,
+                            case.operation.method.upper(),
+                            case.operation.path,
                             problem,
                             response.status_code,
                             response.content[:300],
