@@ -59,7 +59,7 @@ def private_file(path, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
 class GatewayProcess:
     def __init__(self, config, port=None, env=None, workers=1, directory=None):
         """``directory``: where its own folder goes; without one, the system's temporary
-        folder, and stop() removes it."""
+        folder, and stop() removes it (start() writes it again: a stopped gateway restarts)."""
         self.port = port or free_port()
         self._own_dir = directory is None
         self.dir = tempfile.mkdtemp(prefix="gateway-%d-" % self.port, dir=directory)
@@ -67,18 +67,26 @@ class GatewayProcess:
         gateway = doc.setdefault("gateway", {})
         gateway["bind"] = "127.0.0.1:%d" % self.port
         gateway.setdefault("workers", workers)
+        self._toml = to_toml(doc)
         self.config_path = os.path.join(self.dir, "gateway.toml")
-        with open(private_file(self.config_path), "w") as f:
-            f.write(to_toml(doc))
+        self._write_config()
         self.env = {**os.environ, **(env or {})}
         self.process = None
         self.log_path = os.path.join(self.dir, "gateway.log")
+
+    def _write_config(self):
+        """The folder and its config (key secrets: mode 0700 and 0600)."""
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        with open(private_file(self.config_path), "w") as f:
+            f.write(self._toml)
 
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
     def start(self, timeout=30.0):
+        if not os.path.exists(self.config_path):  # removed by stop()
+            self._write_config()
         log = open(private_file(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--config", self.config_path],

@@ -39,3 +39,18 @@ def test_a_failed_start_leaves_no_process_and_no_folder(zk_server, chroot):
         process.start()
     assert process.process is None
     assert not os.path.exists(process.dir)
+
+
+def test_a_stopped_gateway_starts_again_and_its_folder_goes_again(zk_server, chroot):
+    """Benchmarks restart the same gateway (bench/scale.py): stop() removed its
+    folder, config included, and the next start() failed on the missing files."""
+    process = GatewayProcess(config_doc(zk_server.hosts, chroot)).start()
+    process.stop()
+    assert not os.path.exists(process.dir)
+    process.start()
+    try:
+        assert mode(process.dir) == 0o700
+        assert mode(process.config_path) == mode(process.log_path) == 0o600
+    finally:
+        process.stop()
+    assert not os.path.exists(process.dir)
