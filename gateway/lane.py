@@ -18,6 +18,11 @@ Its requests go through the same begin and finish as Flask's
   Once it has started the request is the lane's: an error is answered here,
   in the dialect's envelope (the same ``render(describe(error))`` as
   Flask's error handler), never run again in Flask.
+
+Under the gateway's worker a request that has to wait can leave its
+greenlet instead: ``run()`` returns a ``ParkedRequest`` and the lane hands
+it to the connection (gateway/parking.py). Its answer, when it comes, is
+finished as every other (metrics, access line, headers).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from . import logs, pipeline
 from .errors import Problem, describe
+from .parking import Parked, response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -52,7 +58,7 @@ class Prepared:
 
     key: str | None  # the key's name
     catalog: Catalog
-    run: Callable[[], Answer]
+    run: Callable[[], Answer | ParkedRequest]
     services: list[str] = field(default_factory=list)  # asked for, for the audit trail
     envelope: Callable[[], None] | None = None  # what the dialect's error envelope needs (in Flask's contexts)
 
@@ -84,8 +90,10 @@ class Lane:
                 answer, problem = prepared.run(), None
             except Exception as error:  # noqa: BLE001 - the work started: answered here, never run again
                 return self._failed(environ, start_response, begun, endpoint, prepared, error)
+            if isinstance(answer, ParkedRequest):  # answered later, by the worker (gateway/parking.py)
+                return environ["gunicorn.socket"].park(answer)
             headers = [("Content-Type", "application/json"), ("Content-Length", str(len(answer.body)))]
-            done = self._finished(environ, begun, endpoint, prepared, answer.status, problem)
+            done = self._finished(environ["PATH_INFO"], begun, endpoint, prepared, answer.status, problem)
             headers += pipeline.finish(self.gateway, done, prepared.catalog.stale)
             start_response("%d %s" % (answer.status, HTTP_STATUS_CODES[answer.status]), headers)
             return [answer.body]
@@ -95,6 +103,14 @@ class Lane:
     def prepare(self, environ: WSGIEnvironment, endpoint: str) -> Prepared | None:
         """The request's work, or None (or an exception) for Flask to answer it."""
         raise NotImplementedError
+
+    def path_of(self, endpoint: str) -> str:
+        return next(path for path, name in self.paths.items() if name == endpoint)
+
+    @staticmethod
+    def can_park(environ: WSGIEnvironment) -> bool:
+        """Whether the connection of ``environ`` can park a request (see ParkedRequest)."""
+        return getattr(environ.get("gunicorn.socket"), "can_park", False)
 
     def _failed(
         self,
@@ -111,24 +127,24 @@ class Lane:
                 prepared.envelope()
             problem = describe(error)
             response = self.app.make_response(self.render(problem))
-        done = self._finished(environ, begun, endpoint, prepared, problem.status, problem)
+        done = self._finished(environ["PATH_INFO"], begun, endpoint, prepared, problem.status, problem)
         for name, value in pipeline.finish(self.gateway, done, prepared.catalog.stale):
             response.headers[name] = value
         return response(environ, start_response)
 
     def _finished(
         self,
-        environ: WSGIEnvironment,
+        path: str,
         begun: logs.Begun,
         endpoint: str,
-        prepared: Prepared,
+        prepared: Prepared | ParkedRequest,
         status: int,
         problem: Problem | None,
     ) -> logs.Finished:
         return logs.Finished(
             begun.request_id,
             self.method,
-            environ["PATH_INFO"],
+            path,
             status,
             self.dialect,
             endpoint,
@@ -139,3 +155,55 @@ class Lane:
             problem,
             begun.writes,
         )
+
+
+class ParkedRequest(Parked):
+    """A lane's request that waits parked by the worker, without a greenlet
+    (gateway/parking.py): what the lane needs to answer and finish it then.
+    Subclasses say what it waits for (``file``, ``unfile``) and what its
+    answer's body is (``body``, None to keep waiting, and ``expired_body``)."""
+
+    __slots__ = ("lane", "begun", "endpoint", "key", "catalog")
+
+    def __init__(
+        self, lane: Lane, begun: logs.Begun, endpoint: str, key: str | None, catalog: Catalog, timeout: float
+    ) -> None:
+        super().__init__(timeout)
+        self.lane, self.begun, self.endpoint, self.key, self.catalog = lane, begun, endpoint, key, catalog
+
+    @property
+    def services(self) -> list[str]:
+        """What it asked for, for the audit trail."""
+        return []
+
+    def body(self) -> bytes | None:
+        raise NotImplementedError
+
+    def expired_body(self) -> bytes:
+        raise NotImplementedError
+
+    def look(self, keepalive: bool) -> bytes | None:
+        try:
+            body = self.body()
+        except Exception as error:  # noqa: BLE001 - answered in the dialect's envelope, as by the lane
+            return self._failed(error, keepalive)
+        return None if body is None else self._reply(200, body, keepalive)
+
+    def expired(self, keepalive: bool) -> bytes:
+        return self._reply(200, self.expired_body(), keepalive)
+
+    def _reply(
+        self, status: int, body: bytes, keepalive: bool, problem: Problem | None = None, content_type: str = ""
+    ) -> bytes:
+        lane = self.lane
+        done = lane._finished(lane.path_of(self.endpoint), self.begun, self.endpoint, self, status, problem)
+        headers = [("Content-Type", content_type or "application/json"), ("Content-Length", str(len(body)))]
+        headers += pipeline.finish(lane.gateway, done, self.catalog.stale)
+        return response(status, headers, body, keepalive)
+
+    def _failed(self, error: Exception, keepalive: bool) -> bytes:
+        lane = self.lane
+        with lane.app.test_request_context(lane.path_of(self.endpoint), method=lane.method):
+            problem = describe(error)
+            answer = lane.app.make_response(lane.render(problem))
+        return self._reply(answer.status_code, answer.get_data(), keepalive, problem, answer.content_type)

@@ -29,7 +29,7 @@ class GatewayServer(BaseApplication):
             "bind": config.bind,
             "workers": config.workers,
             "worker_class": "gateway.worker.GatewayWorker",
-            "worker_connections": 10000,
+            "worker_connections": 20000,  # parked long polls included (gateway/worker.py)
             "timeout": 60,
             "graceful_timeout": 35,
             "keepalive": 75,

@@ -16,6 +16,16 @@ request). Before closing it lingers (``linger``), as nginx does: closing a
 socket with unread bytes makes the kernel reset the connection, and a client
 still sending the refused body would see the reset instead of the answer.
 
+Long polls park here without their greenlet (gateway/parking.py): a lane
+hands the connection a parked request, the worker ends the request's
+greenlet without closing the socket, and the ``Lot`` answers it later and
+gives a keep-alive connection back (``_resume``). A worker holds at most
+``worker_connections`` connections, parked ones included, and no more
+than its open-files limit allows: it raises its soft limit to the hard one
+at start, logs what it can hold, and answers a request over the limit with
+a 503 in its dialect instead of leaving the client to a refused or reset
+connection.
+
 Two of these change gunicorn for the whole worker process, not only this
 worker class: ``patch_http_date`` replaces ``gunicorn.util.http_date`` and
 ``patch_request_class`` replaces the request class of gunicorn's parser.
@@ -26,18 +36,25 @@ gunicorn as it pins kazoo; tests/test_worker.py checks what they rely on.
 """
 
 import logging
+import os
+import resource
 import socket
 import time
 
+import gevent
+from gevent import socket as gsocket
+from gevent.pool import Group
 from gunicorn import util
 from gunicorn.http import parser as http_parser
 from gunicorn.http.errors import LimitRequestLine
 from gunicorn.http.message import Request
+from gunicorn.workers.base_async import ALREADY_HANDLED
 from gunicorn.workers.ggevent import GeventWorker
-from werkzeug.exceptions import RequestURITooLarge
+from werkzeug.exceptions import RequestURITooLarge, ServiceUnavailable
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from .params import MAX_BODY, REFUSED
+from .parking import Lot, Parked
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +84,22 @@ def patch_http_date():
 
 
 class _OneSend:
-    """The client socket as one response writes to it."""
+    """The client socket as one response writes to it, and where a lane
+    hands over a request to park (``park``) when the worker allows it."""
 
-    __slots__ = ("_sock", "_held", "_first")
+    __slots__ = ("_sock", "_held", "_first", "can_park", "parked")
 
-    def __init__(self, sock):
+    def __init__(self, sock, can_park=False):
         self._sock = sock
         self._held = b""
         self._first = True
+        self.can_park = can_park
+        self.parked = None
+
+    def park(self, record):
+        """Take ``record`` to park once the app returns (see GatewayWorker)."""
+        self.parked = record
+        return ALREADY_HANDLED
 
     def sendall(self, data):
         if self._first and not data.startswith(b"HTTP/1.1 1"):  # the header block, not an interim 1xx
@@ -156,11 +181,81 @@ def patch_request_class():
     http_parser.RequestParser.mesg_class = _Request
 
 
+RESERVED_FILES = 100  # open files a worker keeps for itself: listeners, ZooKeeper, logs, its event loop
+
+
+def open_files_limit():
+    """Raise this process's soft limit of open files to its hard limit; the soft limit then."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as error:
+            log.warning("could not raise the open files limit from %d to %d: %s", soft, hard, error)
+    return soft
+
+
 class GatewayWorker(GeventWorker):
+    lot: Lot | None = None  # the parked requests (gateway/parking.py), from run()
+    active = 0  # connections with a greenlet; parked ones are lot.count
+    _stopping_since: float | None = None
+
     def init_process(self):
         patch_http_date()
         patch_request_class()
+        files = open_files_limit()
+        asked = self.worker_connections
+        self.worker_connections = max(1, min(asked, files - RESERVED_FILES))
+        log.info(
+            "worker %d holds at most %d connections, parked long polls included "
+            "(worker_connections %d, open files limit %d, %d of them kept for the worker itself)",
+            os.getpid(),
+            self.worker_connections,
+            asked,
+            files,
+            RESERVED_FILES,
+        )
         super().init_process()
+
+    def run(self):
+        self.lot = Lot(self._resume, self.cfg.keepalive)
+        self._listeners = {listener.getsockname(): listener for listener in self.sockets}
+        self._resumed = Group()  # connections served again after a parked answer (not in gunicorn's pools)
+        try:
+            super().run()
+        finally:
+            self.lot.close()
+            stopping = time.monotonic() - (self._stopping_since or time.monotonic())
+            self._resumed.join(timeout=max(0.0, self.cfg.graceful_timeout - stopping))
+
+    def handle_exit(self, sig, frame):
+        """Stopping: parked polls are answered now (-304, and the connection
+        closes), so that their clients poll another replica at once."""
+        super().handle_exit(sig, frame)
+        self._stopping_since = time.monotonic()
+        if self.lot is not None:
+            gevent.spawn(self.lot.close)
+
+    def handle(self, listener, client, addr):
+        self.active += 1
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.active -= 1
+
+    def _resume(self, fd, listener_name, addr):
+        """Serve the next requests of a connection whose parked request was answered."""
+        listener = self._listeners.get(listener_name)
+        client = gsocket.socket(fileno=fd)
+        if listener is None or not self.alive:
+            client.close()
+            return
+        self._resumed.spawn(self.handle, listener, client, addr)
+
+    def _over_limit(self):
+        lot = self.lot
+        return lot is not None and self.active + lot.count + lot.resting > self.worker_connections
 
     def handle_error(self, req, client, addr, exc):
         if isinstance(exc, LimitRequestLine):
@@ -183,12 +278,14 @@ class GatewayWorker(GeventWorker):
         return "\r\n".join(lines).encode("latin-1") + body
 
     def handle_request(self, listener_name, req, sock, addr):
+        if self._over_limit():
+            self._refuse(req, sock)
         refused = getattr(req.body.reader, "length", 0) > MAX_BODY
         if refused:
             req.must_close = True  # the app refuses the body unread: close, do not read it all
-        writer = _OneSend(sock)
+        writer = _OneSend(sock, self._can_park(req))
         try:
-            return super().handle_request(listener_name, req, writer, addr)
+            handled = super().handle_request(listener_name, req, writer, addr)
         finally:
             try:
                 writer.flush()
@@ -197,3 +294,41 @@ class GatewayWorker(GeventWorker):
             else:
                 if refused:
                     linger(sock)
+        if writer.parked is not None:
+            self._park(writer.parked, req, sock, listener_name, addr)
+        return handled
+
+    def _can_park(self, req):
+        """A request can leave its greenlet when the connection holds nothing
+        more of the client's (gunicorn's buffer would be lost) and the
+        worker is not stopping."""
+        return (
+            self.lot is not None
+            and self.alive
+            and req.version == (1, 1)
+            and not len(req.unreader.buf.getbuffer())
+            and getattr(req.body.reader, "length", 0) == 0
+        )
+
+    def _park(self, record: Parked, req, sock, listener_name, addr):
+        """Park the request: its greenlet ends, its socket stays open."""
+        keepalive = bool(self.cfg.keepalive) and not req.should_close()
+        record.keepalive = keepalive
+        assert self.lot is not None  # _can_park said so
+        self.lot.park(record, sock, listener_name, addr)
+        raise StopIteration  # gunicorn's loop ends; closing the detached socket does nothing
+
+    def _refuse(self, req, sock):
+        """Answer a request over the worker's limit of connections, in its
+        dialect, and close the connection."""
+        error = ServiceUnavailable(
+            "this gateway worker holds %d connections, its limit: try again shortly, or another replica"
+            % self.worker_connections
+        )
+        try:
+            sock.sendall(self._answer(_refused_environ(req._soa_head, error)))
+            if getattr(req.body.reader, "length", 0):
+                linger(sock)
+        except OSError:
+            pass
+        raise StopIteration

@@ -1,10 +1,14 @@
 """Waiting, cheaply, until groups of a watch cache change.
 
-Long polls park here. A waiter is one Event filed under the groups it waits
-for; the tree's listener sets the Events of the groups a published batch
-changed. No thread or greenlet is spent per waiter beyond the request's
-own: under gunicorn's gevent workers ``threading`` is patched, so the Event
-is a gevent primitive and thousands of waiters cost little memory.
+Long polls park here. A waiter is anything with a ``wake()`` method, filed
+under the groups it waits for; the tree's listener wakes the waiters of the
+groups a published batch changed, each once. Two kinds exist:
+
+* ``Waiter`` (below): a greenlet or thread blocked on an Event. Under
+  gunicorn's gevent workers ``threading`` is patched, so the Event is a
+  gevent primitive.
+* a poll parked outside any greenlet (gateway/parking.py): its wake() only
+  queues it for the worker to answer.
 
 Use::
 
@@ -20,15 +24,20 @@ Use::
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .tree import WatchedTree
 
 
+class Wakeable(Protocol):
+    def wake(self) -> None: ...
+
+
 class Changes:
     def __init__(self, tree: "WatchedTree[Any]") -> None:
-        self._waiters: dict[str, set[threading.Event]] = {}  # group name -> set of Events
+        self._waiters: dict[str, set[Wakeable]] = {}  # group name -> its waiters
+        self._count = 0
         self._lock = threading.Lock()
         tree.subscribe(self._changed)
 
@@ -37,31 +46,34 @@ class Changes:
 
     @property
     def waiting(self) -> int:
-        """How many waiters are parked (for tests and metrics)."""
-        with self._lock:
-            return len({id(e) for events in self._waiters.values() for e in events})
+        """How many waiters are filed (for tests and metrics)."""
+        return self._count
 
-    def _add(self, names: Iterable[str], event: threading.Event) -> None:
+    def add(self, names: Iterable[str], waiter: Wakeable) -> None:
+        """File ``waiter`` under each of ``names`` (distinct names, once)."""
         with self._lock:
             for name in names:
-                self._waiters.setdefault(name, set()).add(event)
+                self._waiters.setdefault(name, set()).add(waiter)
+            self._count += 1
 
-    def _remove(self, names: Iterable[str], event: threading.Event) -> None:
+    def remove(self, names: Iterable[str], waiter: Wakeable) -> None:
+        """Take back what add() filed, with the same names."""
         with self._lock:
             for name in names:
-                events = self._waiters.get(name)
-                if events is not None:
-                    events.discard(event)
-                    if not events:
+                waiters = self._waiters.get(name)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
                         del self._waiters[name]
+            self._count -= 1
 
     def _changed(self, names: Iterable[str]) -> None:
         with self._lock:
-            woken: set[threading.Event] = set()
+            woken: set[Wakeable] = set()
             for name in names:
                 woken.update(self._waiters.get(name, ()))
-        for event in woken:
-            event.set()
+        for waiter in woken:
+            waiter.wake()
 
 
 class Waiter:
@@ -71,11 +83,14 @@ class Waiter:
         self._event = threading.Event()
 
     def __enter__(self) -> "Waiter":
-        self._changes._add(self._names, self._event)
+        self._changes.add(self._names, self)
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self._changes._remove(self._names, self._event)
+        self._changes.remove(self._names, self)
+
+    def wake(self) -> None:
+        self._event.set()
 
     def arm(self) -> None:
         """Forget earlier wake-ups; call it before checking the state."""

@@ -118,8 +118,11 @@ def poll(
     appid's data, or ``{"appid": data, ...}`` when ``many``), at once or as
     soon as one changes; None after poll_timeout."""
     answer = wait(discovery, catalog, since, env, zone)
-    if not answer:
-        return None
+    return data_of(answer, many) if answer else None
+
+
+def data_of(answer: list[Fresh], many: bool) -> bytes:
+    """The data a poll (or, ``many``, polls) answers with, of a look's fresh appids."""
     return by_appid(answer) if many else answer[0].body
 
 
@@ -131,15 +134,35 @@ def poll_answer(
     return NOT_MODIFIED_BODY if data is None else ok_body(data)
 
 
-def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str, zone: str) -> list[Fresh]:
-    """Long poll: [Fresh(appid, data)] of the appids whose view is newer than the
-    client's timestamp, at once or as soon as one changes; [] after
-    poll_timeout.
+class Look(NamedTuple):
+    """What a poll sees in the cache now."""
+
+    known: bool  # one of its appids has instances in its env
+    fresh: list[Fresh]  # the appids to answer with, newer than the client's
+
+
+def look(views: model.Views, since: Mapping[str, int], env: str, zone: str) -> Look:
+    """The appids of ``since`` whose view is newer than the client's timestamp.
 
     Only status-1 instances are shown. An appid whose list is empty is never
     answered: the Go SDK ignores an empty answer but would take its new
-    timestamp as a reason to ask again at once, looping. An appid unknown in
-    ``env`` when the poll starts is -404 (for polls: when all are unknown).
+    timestamp as a reason to ask again at once, looping.
+    """
+    known = False
+    fresh: list[Fresh] = []
+    for appid, stamp in since.items():
+        view = views.get(appid, env, zone, model.UP)
+        known = known or view.known
+        if view.count and view.latest > stamp:
+            fresh.append(Fresh(appid, view.body))
+    return Look(known, fresh)
+
+
+def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: str, zone: str) -> list[Fresh]:
+    """Long poll: [Fresh(appid, data)] of the appids whose view is newer than the
+    client's timestamp (``look``), at once or as soon as one changes; [] after
+    poll_timeout. An appid unknown in ``env`` when the poll starts is -404
+    (for polls: when all are unknown).
     """
     views = discovery.views(catalog)
     deadline = time.monotonic() + discovery.settings.poll_timeout
@@ -147,18 +170,12 @@ def wait(discovery: Discovery, catalog: Catalog, since: Mapping[str, int], env: 
     with catalog.changes.waiter(since) as waiter:
         while True:
             waiter.arm()
-            known = False
-            answer: list[Fresh] = []
-            for appid, stamp in since.items():
-                view = views.get(appid, env, zone, model.UP)
-                known = known or view.known
-                if view.count and view.latest > stamp:
-                    answer.append(Fresh(appid, view.body))
-            if first and not known:
+            now = look(views, since, env, zone)
+            if first and not now.known:
                 raise unknown(", ".join(since), env)
             first = False
-            if answer:
-                return answer
+            if now.fresh:
+                return now.fresh
             if not waiter.wait(deadline - time.monotonic()):
                 return []
 
