@@ -208,6 +208,7 @@ class Config:
     advertise: str = ""  # host:port other replicas and clients reach this one at (default: bind)
     access_log: str = "errors"  # one JSON line per request: all, errors (only failed requests) or off
     dev: bool = False
+    metrics_dir: str = ""  # set by gateway/serve.py: the folder its workers share metrics in (gateway/metrics.py)
     extra: dict = field(default_factory=dict, repr=False)  # dialect sections, e.g. [discovery]; [ui] holds a secret
 
     def validate(self):

@@ -55,6 +55,7 @@ class JsonFormatter(logging.Formatter):
             "ts": "%s.%03dZ" % (self._second[1], record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which gunicorn worker (or the arbiter) wrote it
             "msg": redact(record.getMessage()),
         }
         begun = _begun()

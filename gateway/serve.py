@@ -3,8 +3,18 @@
 Long polls hold a greenlet each, not a thread; kazoo uses its gevent
 handler so that watches and requests share one event loop. The app (and so
 every kazoo client) is built in each worker, after the fork.
+
+The workers share their metrics through a folder of the server's own
+(gateway/metrics.py): ``run`` makes it, private and empty, in the system's
+temporary folder (``$TMPDIR``, else ``/tmp``) before gunicorn starts any
+worker, names it in ``PROMETHEUS_MULTIPROC_DIR`` (which prometheus_client
+reads when it is imported, in each worker after the fork) and removes it
+when gunicorn stops; ``child_exit`` drops the gauges of a worker that ended.
 """
 
+import os
+import shutil
+import tempfile
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
@@ -49,10 +59,32 @@ class GatewayServer(BaseApplication):
         self.options.update(options or {})
         super().__init__()
 
+    def run(self):
+        owner = os.getpid()
+        directory = tempfile.mkdtemp(prefix="soa-gateway-metrics-")  # mode 0700, empty
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # before any worker imports prometheus_client
+        self.gateway_config = replace(self.gateway_config, metrics_dir=directory)
+        try:
+            super().run()
+        finally:
+            # gunicorn's workers are forks of this process and leave through here too
+            if os.getpid() == owner:
+                shutil.rmtree(directory, ignore_errors=True)
+
     def load_config(self):
         for name, value in self.options.items():
             if name in self.cfg.settings and value is not None:
                 self.cfg.set(name, value)
+        configured = self.cfg.child_exit  # gunicorn's no-op, or a [gunicorn] child_exit
+
+        def child_exit(arbiter, worker):
+            """In the arbiter, once a worker has exited or was killed: its gauges go."""
+            from .metrics import forget
+
+            forget(worker.pid, self.gateway_config.metrics_dir)
+            configured(arbiter, worker)
+
+        self.cfg.set("child_exit", child_exit)
 
     def load(self):
         from .app import create_app

@@ -5,7 +5,8 @@
 deployment would, so tests can run several replicas against one ensemble.
 The config holds key secrets: it and the log are readable by their owner
 only, in a folder of their own that goes when the process stops (or inside
-a folder the caller cleans up, such as pytest's ``tmp_path``).
+a folder the caller cleans up, such as pytest's ``tmp_path``); so do its
+temporary files (``TMPDIR``).
 """
 
 import json
@@ -70,7 +71,9 @@ class GatewayProcess:
         self._toml = to_toml(doc)
         self.config_path = os.path.join(self.dir, "gateway.toml")
         self._write_config()
-        self.env = {**os.environ, **(env or {})}
+        # its temporary files too (the workers' metrics folder, gateway/serve.py): a gateway
+        # killed outright (stop(kill=True)) leaves nothing behind once its folder goes
+        self.env = {**os.environ, "TMPDIR": self.dir, **(env or {})}
         self.process = None
         self.log_path = os.path.join(self.dir, "gateway.log")
 
