@@ -73,6 +73,7 @@ class Lane:
         self.wsgi_app = wsgi_app  # Flask's (or the next lane's)
         self.gateway = gateway
         self.render = gateway.dialects[self.dialect].render
+        self._paths_of = {name: path for path, name in self.paths.items()}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         endpoint = self.paths.get(environ.get("PATH_INFO", ""))
@@ -105,7 +106,7 @@ class Lane:
         raise NotImplementedError
 
     def path_of(self, endpoint: str) -> str:
-        return next(path for path, name in self.paths.items() if name == endpoint)
+        return self._paths_of[endpoint]
 
     @staticmethod
     def can_park(environ: WSGIEnvironment) -> bool:
