@@ -42,6 +42,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.hub import Waiter, get_hub
 from gunicorn import util
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -51,15 +52,27 @@ SLICE = 0.002  # seconds the answering greenlet runs before it lets others run
 
 
 def _pause() -> None:
-    """Let every other greenlet and every socket that is ready run once.
+    """Let the event loop go round once: every socket that is ready and
+    every greenlet it wakes run, then this greenlet goes on.
 
     Not ``gevent.sleep(0)``: that only queues this greenlet behind the
     loop's callbacks, which gevent runs for up to 50 in a row before it
     polls sockets again; a greenlet that pauses every 2 ms would then keep
     kazoo's connection (and the renews waiting on it) out for 100 ms and
-    more. A timer, however short, comes after the loop's poll.
+    more. Nor a short ``gevent.sleep``: the loop's poll waits at least 1 ms.
+    An active idle watcher makes the poll return at once, and a check
+    watcher resumes this greenlet after the events that poll found.
     """
-    gevent.sleep(0.0001)
+    loop = get_hub().loop
+    waiter = Waiter()
+    idle, check = loop.idle(), loop.check()
+    idle.start(waiter.switch, None)
+    check.start(waiter.switch, None)
+    try:
+        waiter.get()
+    finally:
+        idle.close()
+        check.close()
 
 
 class Parked:
