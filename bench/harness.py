@@ -67,6 +67,7 @@ class Load:
     p99_ms: float
     requests: int
     errors: int  # socket errors plus non-2xx/3xx answers
+    timeouts: int = 0  # of those, requests unanswered after wrk's timeout (2 s unless given)
 
 
 def _ms(text):
@@ -74,8 +75,9 @@ def _ms(text):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(url, duration=5, connections=50, threads=2, method="GET", body=None, headers=None, script=None):
-    """Run wrk against url; returns a Load. ``script``: Lua text for wrk -s."""
+def wrk(url, duration=5, connections=50, threads=2, method="GET", body=None, headers=None, script=None, timeout=None):
+    """Run wrk against url; returns a Load. ``script``: Lua text for wrk -s;
+    ``timeout``: seconds before wrk counts a request as timed out (its default: 2)."""
     lua = script
     if lua is None and (method != "GET" or body or headers):
         lines = ['wrk.method = "%s"' % method]
@@ -85,6 +87,8 @@ def wrk(url, duration=5, connections=50, threads=2, method="GET", body=None, hea
             lines.append('wrk.headers["%s"] = "%s"' % (name, value))
         lua = "\n".join(lines)
     command = ["wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", "%ds" % duration]
+    if timeout is not None:
+        command += ["--timeout", "%gs" % timeout]
     path = None
     if lua:
         fd, path = tempfile.mkstemp(suffix=".lua")
@@ -103,7 +107,15 @@ def wrk(url, duration=5, connections=50, threads=2, method="GET", body=None, hea
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Load(rps, p50, p99, requests, errors + (int(non2xx.group(1)) if non2xx else 0))
+    timeouts = re.search(r"timeout (\d+)", out)
+    return Load(
+        rps,
+        p50,
+        p99,
+        requests,
+        errors + (int(non2xx.group(1)) if non2xx else 0),
+        int(timeouts.group(1)) if timeouts else 0,
+    )
 
 
 class Stack:

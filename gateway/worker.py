@@ -26,6 +26,10 @@ at start, logs what it can hold, and answers a request over the limit with
 a 503 in its dialect instead of leaving the client to a refused or reset
 connection.
 
+Under overload it also makes connections take turns (``take_turns``): a
+keep-alive connection whose next request is already buffered would
+otherwise be served again and again while the others wait.
+
 Two of these change gunicorn for the whole worker process, not only this
 worker class: ``patch_http_date`` replaces ``gunicorn.util.http_date`` and
 ``patch_request_class`` replaces the request class of gunicorn's parser.
@@ -181,6 +185,34 @@ def patch_request_class():
     http_parser.RequestParser.mesg_class = _Request
 
 
+TURN_SECONDS = 0.005  # as long as gevent lets callbacks hold the loop (gevent.getswitchinterval)
+_turn = [-1, 0.0]  # [the event loop's poll count, when a request first ended after that poll]
+
+
+def take_turns():
+    """After a request: yield to the other greenlets if this worker has not
+    polled for I/O in ``TURN_SECONDS``.
+
+    A greenlet only lets others run when it would block. gunicorn's keep-alive
+    loop reads the next request at once, so a client that sends its next
+    request before the answer is out (pipelining, or a closed loop on a fast
+    link) keeps its greenlet running, and under overload some connections
+    wait seconds behind a few others. Yielding after every request costs a
+    switch per request even when nothing else is waiting. The loop's poll
+    count (libev's ``ev_iteration``) says whether it waited for I/O since:
+    while it changes, greenlets block on their own and nothing is done; once
+    one poll is older than the turn, each request ends with ``gevent.sleep(0)``,
+    which runs the greenlets already ready and lets the loop poll for the rest.
+    A loop without that count (libuv) yields after every request instead.
+    """
+    polls = getattr(gevent.get_hub().loop, "iteration", None)
+    now = time.monotonic()
+    if polls != _turn[0]:
+        _turn[0], _turn[1] = polls, now
+    elif now - _turn[1] >= TURN_SECONDS:
+        gevent.sleep(0)
+
+
 RESERVED_FILES = 100  # open files a worker keeps for itself: listeners, ZooKeeper, logs, its event loop
 
 
@@ -296,6 +328,7 @@ class GatewayWorker(GeventWorker):
                     linger(sock)
         if writer.parked is not None:
             self._park(writer.parked, req, sock, listener_name, addr)
+        take_turns()  # answered, and the connection stays open for the next request
         return handled
 
     def _can_park(self, req):

@@ -162,3 +162,64 @@ def test_the_patches_replace_what_gunicorn_calls(monkeypatch):
     assert util.http_date is worker.http_date
     assert parser.RequestParser.mesg_class is worker._Request
     assert list(inspect.signature(Request.read_into).parameters) == ["self", "unreader", "buf", "stop"]
+
+
+def _answers(data):
+    return data.count(b"HTTP/1.1 200 ")
+
+
+def test_a_connection_with_requests_queued_lets_another_connection_be_answered(served):
+    """One client pipelines a thousand requests on one keep-alive connection;
+    another client's single request, sent once the first answers arrive, is
+    answered before the thousandth: the busy connection takes turns instead
+    of keeping the worker until its queue is empty. Decided by order alone:
+    when the other answer arrives, everything the busy connection was sent
+    before it has been read first."""
+    import select
+
+    count = 1000
+    one = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    last = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as busy:
+        busy.sendall(one * (count - 1) + last)  # all in the kernel's buffers before it is served
+        received = busy.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 ")
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as other:
+            other.sendall(last)
+            busy.setblocking(False)
+            answer = b""
+            while not answer:
+                readable, _, _ = select.select([busy, other], [], [], 30)
+                assert readable, "no answer in 30 s"
+                while True:  # the busy connection's bytes first, all that came
+                    try:
+                        chunk = busy.recv(65536)
+                    except BlockingIOError:
+                        break
+                    if not chunk:
+                        break
+                    received += chunk
+                if other in readable:
+                    answer = other.recv(65536)
+            before = _answers(received)
+            assert answer.startswith(b"HTTP/1.1 200 ")
+        busy.setblocking(True)
+        while _answers(received) < count:
+            chunk = busy.recv(65536)
+            assert chunk, "the busy connection closed after %d answers" % _answers(received)
+            received += chunk
+    assert before < count  # the other client did not wait for the whole queue
+
+
+def test_gevent_counts_the_polls_of_its_loop():
+    """take_turns relies on the default loop's ``iteration`` (libev's
+    ev_iteration): unchanged by sleep(0), advanced by a wait for I/O or time."""
+    import gevent
+
+    loop = gevent.get_hub().loop
+    gevent.sleep(0)
+    polls = loop.iteration
+    gevent.sleep(0)
+    assert loop.iteration == polls
+    gevent.sleep(0.001)
+    assert loop.iteration > polls
