@@ -43,10 +43,18 @@ from typing import Any
 import gevent
 from gevent.event import Event
 from gevent.hub import Waiter, get_hub
+from gevent.monkey import get_original
 from gunicorn import util
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
+
+# The stdlib's close, not gevent's: gevent (25.8 and later) patches os.close
+# to close at the end of the event loop's next turn, which an idle worker may
+# not reach for a second, and the client of a poll answered with
+# "Connection: close" waited that long for its end of file. A descriptor
+# closed here has no watcher left.
+_close = get_original("os", "close")
 
 SLICE = 0.002  # seconds the answering greenlet runs before it lets others run
 
@@ -172,7 +180,7 @@ class Lot:
             if record.fd >= 0:
                 self._answer(record, record.expired(False))
         while self._rests:
-            self._close(self._rests.popleft())
+            self._end_rest(self._rests.popleft())
 
     def _keepalive(self, record: Parked) -> bool:
         return record.keepalive and not self.closing
@@ -228,7 +236,7 @@ class Lot:
             now = time.monotonic()
             self._in_slices(partial(self._next_expired, now), lambda record: record.expired(self._keepalive(record)))
             while self._rests and (self._rests[0].fd < 0 or self._rests[0].deadline <= now):
-                self._close(self._rests.popleft())
+                self._end_rest(self._rests.popleft())
             deadlines = [queue[0].deadline for queue in (self._queue, self._rests) if queue]
             self._queued.wait(min(deadlines) - time.monotonic() if deadlines else None)
 
@@ -248,10 +256,10 @@ class Lot:
         if fd >= 0:
             self._resume(fd, resting.listener, resting.addr)
 
-    def _close(self, resting: _Resting) -> None:
+    def _end_rest(self, resting: _Resting) -> None:
         fd = self._unrest(resting)
         if fd >= 0:
-            os.close(fd)
+            _close(fd)
 
     def _unrest(self, resting: _Resting) -> int:
         fd, resting.fd = resting.fd, -1
@@ -274,14 +282,14 @@ class Lot:
         except OSError as error:  # the client left
             if error.errno not in (errno.EPIPE, errno.ECONNRESET):
                 log.warning("could not answer a parked request: %s", error)
-            os.close(fd)
+            _close(fd)
             return
         if sent < len(answer):  # the socket's buffer is full: a greenlet sends the rest
             gevent.spawn(self._send_rest, fd, answer[sent:], record.listener, record.addr, keepalive)
         elif keepalive:
             self._rest(fd, record.listener, record.addr)
         else:
-            os.close(fd)
+            _close(fd)
 
     def _send_rest(self, fd: int, rest: bytes, listener: Any, addr: Any, keepalive: bool) -> None:
         from gevent import socket

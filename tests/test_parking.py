@@ -4,6 +4,7 @@ waits in its greenlet is, on a connection that stays alive; cheap in memory;
 refused in their dialect over the worker's limit of connections."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -12,6 +13,7 @@ import urllib.parse
 
 import pytest
 
+from gateway.parking import Parked
 from tests.conftest import OPS, eventually
 from tests.discovery_helpers import APPID, http
 
@@ -287,3 +289,37 @@ def test_a_worker_raises_its_open_files_limit_and_logs_what_it_holds(gateway):
     assert soft == hard
     expected = min(20000, int(soft) - 100)
     assert "holds at most %d connections" % expected in open(gateway.log_path).read()
+
+
+class _Answered(Parked):
+    """A parked request whose answer is ready, for the Lot alone."""
+
+    def file(self):
+        pass
+
+    def unfile(self):
+        pass
+
+    def look(self, keepalive):
+        return b"answer"
+
+    def expired(self, keepalive):
+        return b"expired"
+
+
+def test_a_connection_answered_to_close_is_closed_at_once(monkeypatch):
+    """Under the worker os.close is gevent's, which closes at the end of the
+    event loop's next turn: an idle worker made the client of a poll
+    answered with "Connection: close" wait up to a second for its end of file."""
+    import gevent.os
+
+    from gateway.parking import Lot
+
+    monkeypatch.setattr(os, "close", gevent.os.close)  # as gevent's monkey-patching leaves it
+    client, server = socket.socketpair()
+    lot = Lot(lambda fd, listener, addr: None, keepalive=75)
+    record = _Answered(60)
+    lot.park(record, server, None, None)  # answered at once: its look has the answer
+    client.setblocking(False)
+    assert client.recv(100) == b"answer"
+    assert client.recv(100) == b""  # closed already, before the loop turned
