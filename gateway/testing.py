@@ -62,13 +62,11 @@ class GatewayProcess:
         """``directory``: where its own folder goes; without one, the system's temporary
         folder, and stop() removes it (start() writes it again: a stopped gateway restarts)."""
         self.port = port or free_port()
+        self._port_chosen = port is None  # by us: another may be chosen if it is taken (start)
         self._own_dir = directory is None
         self.dir = tempfile.mkdtemp(prefix="gateway-%d-" % self.port, dir=directory)
-        doc = json.loads(json.dumps(config))
-        gateway = doc.setdefault("gateway", {})
-        gateway["bind"] = "127.0.0.1:%d" % self.port
-        gateway.setdefault("workers", workers)
-        self._toml = to_toml(doc)
+        self._doc = json.loads(json.dumps(config))
+        self._doc.setdefault("gateway", {}).setdefault("workers", workers)
         self.config_path = os.path.join(self.dir, "gateway.toml")
         self._write_config()
         # its temporary files too (the workers' metrics folder, gateway/serve.py): a gateway
@@ -79,32 +77,45 @@ class GatewayProcess:
 
     def _write_config(self):
         """The folder and its config (key secrets: mode 0700 and 0600)."""
+        self._doc["gateway"]["bind"] = "127.0.0.1:%d" % self.port
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         with open(private_file(self.config_path), "w") as f:
-            f.write(self._toml)
+            f.write(to_toml(self._doc))
 
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=30.0, attempts=3):
+        """Start it and wait until it is ready. A port chosen here may be taken
+        before gunicorn binds it (a busy machine's outgoing connections use the
+        same range): then it starts again on another, ``attempts`` times in all."""
         if not os.path.exists(self.config_path):  # removed by stop()
             self._write_config()
-        log = open(private_file(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", self.config_path],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.env,
-            start_new_session=True,  # its own process group: kill() reaches the workers too
-        )
-        log.close()
-        try:
-            self._wait_ready(timeout)
-        except Exception:
-            self.stop(kill=True)  # nothing left running, nor its folder, by a failed start
-            raise
+        for attempt in range(1, attempts + 1):
+            log = open(private_file(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve", "--config", self.config_path],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,  # its own process group: kill() reaches the workers too
+            )
+            log.close()
+            try:
+                self._wait_ready(timeout)
+                return self
+            except Exception:
+                said = self.log()  # by soa-gateway's own check, or by gunicorn if taken after it
+                taken = "127.0.0.1:%d is already in use" % self.port in said
+                taken = taken or "Connection in use: ('127.0.0.1', %d)" % self.port in said
+                if not (taken and self._port_chosen and attempt < attempts):
+                    self.stop(kill=True)  # nothing left running, nor its folder, by a failed start
+                    raise
+            self.process.wait()
+            self.port = free_port()
+            self._write_config()
         return self
 
     def _wait_ready(self, timeout):

@@ -2,6 +2,7 @@
 
 import os
 import stat
+import urllib.request
 
 import pytest
 
@@ -54,3 +55,26 @@ def test_a_stopped_gateway_starts_again_and_its_folder_goes_again(zk_server, chr
     finally:
         process.stop()
     assert not os.path.exists(process.dir)
+
+
+def test_a_port_taken_before_the_gateway_binds_it_gives_way_to_another(zk_server, chroot, monkeypatch):
+    """On a busy machine an outgoing connection may take the port chosen for a
+    gateway before gunicorn binds it: the gateway then starts on another."""
+    import socket
+
+    from gateway import testing
+    from zk.server import free_port
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1], free_port()])
+    monkeypatch.setattr(testing, "free_port", lambda: next(ports))
+    process = GatewayProcess(config_doc(zk_server.hosts, chroot)).start()
+    try:
+        assert process.port != taken.getsockname()[1]
+        with urllib.request.urlopen(process.url + "/readyz", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        process.stop()
+        taken.close()
