@@ -323,3 +323,63 @@ def test_a_connection_answered_to_close_is_closed_at_once(monkeypatch):
     client.setblocking(False)
     assert client.recv(100) == b"answer"
     assert client.recv(100) == b""  # closed already, before the loop turned
+
+
+class _Waiting(Parked):
+    """A parked request that has its answer once told so, for the Lot alone."""
+
+    __slots__ = ("ready",)
+
+    def file(self):
+        self.ready = False
+
+    def unfile(self):
+        pass
+
+    def look(self, keepalive):
+        return b"answer" if self.ready else None
+
+    def expired(self, keepalive):
+        return b"expired"
+
+
+def test_requests_woken_before_their_deadline_are_not_kept_until_it(monkeypatch):
+    """Polls woken by frequent changes, and the rests of their connections
+    that end with the client's next poll, would otherwise pile up in the lot
+    until their deadline: hundreds of thousands under a change a second."""
+    import gevent
+
+    from gateway.parking import Lot
+
+    monkeypatch.setattr(Lot, "SLACK", 10)
+    resumed = []
+    lot = Lot(lambda fd, listener, addr: resumed.append(socket.socket(fileno=fd)), keepalive=75)
+    clients = []
+
+    def park(ready, keepalive=True):
+        client, server = socket.socketpair()
+        clients.append(client)
+        record = _Waiting(600)
+        record.keepalive = keepalive
+        lot.park(record, server, None, None)
+        record.ready = ready
+        return record
+
+    park(ready=False)  # a poll that waits on: at the head of the parked, as in a busy worker
+    park(ready=True).wake()  # answered, and its client sends nothing more: at the head of the rests
+    for _ in range(5):  # five changes, each waking the 40 polls parked since the last
+        records = [park(ready=True) for _ in range(40)]
+        for record in records:
+            record.wake()
+        gevent.sleep(0.05)
+        assert all(record.fd == -1 for record in records) and lot.count == 1
+        for client in clients[-40:]:  # each reads its answer and sends its next request
+            assert client.recv(100) == b"answer"
+            client.sendall(b"GET")
+        gevent.sleep(0.05)
+        assert lot.resting == 1
+    assert len(lot._queue) <= 2 * 40 + 10  # 200 without the rebuilds
+    assert len(lot._rests) <= 2 * 40 + 10
+    lot.close()
+    for sock in clients + resumed:
+        sock.close()
