@@ -22,6 +22,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 
+from zk.paths import Layout
+
 RIGHTS = ("read", "write", "delete")
 MIN_SECRET = 16  # characters a key's secret has at least
 # What deploy/gateway.example.toml shows as a secret: copied as it is, it would be a key anyone knows.
@@ -220,6 +222,10 @@ class Config:
             zkidc.settings()
         if self.access_log not in ("all", "errors", "off"):
             raise ConfigError("access_log must be all, errors or off, not %r" % self.access_log)
+        try:
+            Layout(self.root)
+        except ValueError as error:
+            raise ConfigError("root %r: %s" % (self.root, error)) from None
         self.ui()
         for key in self.keys:
             if key.dev and not self.dev:

@@ -128,6 +128,13 @@ def test_layout_keeps_bookkeeping_beside_the_services():
         Layout("/")
 
 
+@pytest.mark.parametrize("root", ["/soa/leases", "rules", "/x/gateway/"])
+def test_a_services_root_named_as_the_bookkeeping_beside_it_is_refused(root):
+    """Its services would share a node with the leases, rules or replicas."""
+    with pytest.raises(ValueError, match="cannot be named"):
+        Layout(root)
+
+
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
 def test_members_and_attributes_are_never_written_with_nan_or_infinity(number):
     with pytest.raises(ValueError):

@@ -112,6 +112,8 @@ def test_console_settings_default_and_come_from_the_environment(tmp_path):
         ({"ui": {"session_hours": "long"}}, "[ui] session_hours must be a number"),
         ({"ui": {"secret": 12345}}, "[ui] secret must be a string"),
         ({"gateway": {"root": ["/soa"]}}, "[gateway] root must be a string"),
+        ({"gateway": {"root": "/"}}, "root '/': the services root cannot be '/'"),
+        ({"gateway": {"root": "/soa/leases/"}}, "root '/soa/leases/': the services root cannot be named 'leases'"),
         ({"gateway": {"access_log": "some"}}, "[gateway] access_log must be all, errors or off"),
         ({"gateway": ["bind"]}, "[gateway] must be a section of settings"),
         ({"zkidc": {"qa": "zk1:2181"}}, "[zkidc.qa] must be a section of settings"),

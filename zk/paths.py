@@ -51,10 +51,17 @@ class Layout:
     consumers list every child of a service.
     """
 
+    BESIDE = ("leases", "rules", "gateway")  # what ``beside`` names: never the services root itself
+
     def __init__(self, root: str = "/soa/services") -> None:
         root = posixpath.normpath("/" + root.strip("/"))
         if root == "/":
             raise ValueError("the services root cannot be '/'")
+        name = posixpath.basename(root)
+        if name in self.BESIDE:
+            raise ValueError(
+                "the services root cannot be named %r: the gateway keeps its %s beside it, in %s" % (name, name, root)
+            )
         self.root = root
         self.base = posixpath.dirname(root)
 
