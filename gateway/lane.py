@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -40,7 +40,7 @@ from .parking import Parked, response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from flask import Flask
+    from flask import Flask, Response
 
     from zk.catalog import Catalog
 
@@ -123,15 +123,23 @@ class Lane:
         error: Exception,
     ) -> Iterable[bytes]:
         """The dialect's answer to an error met once the work started."""
-        with self.app.request_context(environ):  # what the envelopes and describe() read
-            if prepared.envelope is not None:
-                prepared.envelope()
-            problem = describe(error)
-            response = self.app.make_response(self.render(problem))
+        context = self.app.request_context(environ)  # what the envelopes and describe() read
+        problem, response = self.error_response(context, error, prepared.envelope)
         done = self._finished(environ["PATH_INFO"], begun, endpoint, prepared, problem.status, problem)
         for name, value in pipeline.finish(self.gateway, done, prepared.catalog.stale):
             response.headers[name] = value
         return response(environ, start_response)
+
+    def error_response(
+        self, context: Any, error: Exception, envelope: Callable[[], None] | None = None
+    ) -> tuple[Problem, Response]:
+        """``error`` as a Problem and the dialect's response to it, made in
+        ``context`` (a Flask request context: the envelopes read it)."""
+        with context:
+            if envelope is not None:
+                envelope()
+            problem = describe(error)
+            return problem, self.app.make_response(self.render(problem))
 
     def _finished(
         self,
@@ -204,7 +212,6 @@ class ParkedRequest(Parked):
 
     def _failed(self, error: Exception, keepalive: bool) -> bytes:
         lane = self.lane
-        with lane.app.test_request_context(lane.path_of(self.endpoint), method=lane.method):
-            problem = describe(error)
-            answer = lane.app.make_response(lane.render(problem))
+        context = lane.app.test_request_context(lane.path_of(self.endpoint), method=lane.method)
+        problem, answer = lane.error_response(context, error)
         return self._reply(answer.status_code, answer.get_data(), keepalive, problem, answer.content_type)

@@ -383,3 +383,27 @@ def test_requests_woken_before_their_deadline_are_not_kept_until_it(monkeypatch)
     lot.close()
     for sock in clients + resumed:
         sock.close()
+
+
+def test_a_failure_while_a_parked_poll_is_answered_is_its_answer_in_the_envelope(app, client, mocker):
+    """Answered by the worker, outside any request: the same discovery envelope
+    a poll waiting in its greenlet gets (tests/test_discovery_lane.py)."""
+    from gateway import logs
+    from gateway.discovery import lane as discovery_lane
+    from tests.discovery_helpers import register as register_in
+
+    register_in(client, hostname="h1")
+    poll_lane = app.wsgi_app
+    while not isinstance(poll_lane, discovery_lane.PollLane):
+        poll_lane = poll_lane.wsgi_app
+    catalog = app.extensions["soa"].registry.get("qa")
+    record = discovery_lane.ParkedPoll(
+        poll_lane, logs.Begun("r" * 32, time.monotonic()), "poll", "ops", catalog,
+        poll_lane.discovery, {APPID: 0}, "uat", "", False,
+    )  # fmt: skip
+    mocker.patch.object(discovery_lane, "look", side_effect=RuntimeError("the cache broke"))
+    answer = record.look(keepalive=True)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: keep-alive" in head
+    assert b"\r\nX-Request-Id: " + b"r" * 32 in head
+    assert json.loads(body) == {"code": -500, "message": "internal error", "ttl": 1}
