@@ -35,6 +35,8 @@ for these: in multiprocess mode a label set once written stays in its file
 load's ``kind`` labels change.
 """
 
+import bisect
+import contextlib
 import glob
 import json
 import logging
@@ -103,6 +105,30 @@ def forget(pid, directory):
             pass
 
 
+def observe_all(histogram, amounts):
+    """``histogram.observe(a)`` for each of ``amounts``, in one write per
+    bucket. prometheus_client has no such call; this adds to the values a
+    Histogram keeps (``_sum``, ``_buckets`` by ``_upper_bounds``), as its own
+    observe does, and observes one by one where they are not there
+    (tests/test_observability.py compares the two)."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    histogram._raise_if_not_observable()
+    counts = {}
+    for amount in amounts:
+        i = bisect.bisect_left(bounds, amount)  # the first bound >= amount, as observe() finds it
+        counts[i] = counts.get(i, 0) + 1
+    total.inc(sum(amounts))
+    for i, count in counts.items():
+        if i < len(buckets):
+            buckets[i].inc(count)
+
+
 class Metrics:
     def __init__(self, gateway):
         self.gateway = gateway
@@ -128,6 +154,7 @@ class Metrics:
         self.counters = {name: Counter("soa_gateway_" + name, text, ["zkidc"], registry=own) for name, text in COUNTERS}
         self.registry.register(_Gauges(self))
         self._children = {}  # labels -> (counter, histogram): labels() costs more than the update
+        self._batch = None  # [(labels, seconds)] while a batch() is open
         self._counted = {}  # (counter, zkidc) -> the zk object's figure already added
         self._lock = threading.Lock()
         self._scraped = []  # every live worker's gauges, read by render()
@@ -140,14 +167,48 @@ class Metrics:
             return
         outcome = "ok" if done.status < 400 else ("client_error" if done.status < 500 else "server_error")
         labels = (done.dialect, done.endpoint, outcome)
+        if self._batch is not None:
+            self._batch.append((labels, done.seconds))
+            return
+        counter, histogram = self._children_of(labels)
+        counter.inc()
+        histogram.observe(done.seconds)
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Count the requests that finish inside the block together, at its end.
+
+        Each count is three writes to a shared file, each under a lock, in
+        multiprocess mode: about 6 us, a sixth of what answering a woken
+        long poll costs. The worker answers woken polls thousands in a row
+        (gateway/parking.py) and counts each slice of them in one go: one
+        write per label set and latency bucket. Nothing else runs during a
+        slice, so no other request's count waits for it.
+        """
+        if self._batch is not None:  # already counting in one
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            batch, self._batch = self._batch, None
+            self._count(batch)
+
+    def _count(self, batch):
+        grouped = {}
+        for labels, seconds in batch:
+            grouped.setdefault(labels, []).append(seconds)
+        for labels, all_seconds in grouped.items():
+            counter, histogram = self._children_of(labels)
+            counter.inc(len(all_seconds))
+            observe_all(histogram, all_seconds)
+
+    def _children_of(self, labels):
         children = self._children.get(labels)
         if children is None:
-            children = self._children[labels] = (
-                self.requests.labels(*labels),
-                self.latency.labels(done.dialect, done.endpoint),
-            )
-        children[0].inc()
-        children[1].observe(done.seconds)
+            children = self._children[labels] = (self.requests.labels(*labels), self.latency.labels(*labels[:2]))
+        return children
 
     def figures(self):
         """This process's gauges ({name: [[label values, value], ...]}), after

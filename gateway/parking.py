@@ -37,6 +37,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -56,7 +57,13 @@ log = logging.getLogger(__name__)
 # closed here has no watcher left.
 _close = get_original("os", "close")
 
-SLICE = 0.002  # seconds the answering greenlet runs before it lets others run
+# How long the answering greenlet runs before it lets the others run: SLICE
+# seconds, or SHARE times as long as the others ran in the last pause while
+# they are busy, up to LONGEST (see Lot._in_slices).
+SLICE = 0.002
+SHARE = 4
+LONGEST = 0.010
+GC_HOLD = 1.0  # seconds of answering the cyclic garbage collector waits, at most
 
 
 def _pause() -> None:
@@ -145,9 +152,15 @@ class Lot:
 
     SLACK = 4096
 
-    def __init__(self, resume: Callable[[int, Any, Any], None], keepalive: float) -> None:
+    def __init__(
+        self,
+        resume: Callable[[int, Any, Any], None],
+        keepalive: float,
+        batch: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ) -> None:
         self._resume = resume  # (fd, listener, addr): serve the connection's next request
         self.keepalive = keepalive
+        self._batch = batch  # around each slice of answers: the metrics count them together
         self.count = 0  # parked
         self.resting = 0
         self.closing = False
@@ -219,28 +232,48 @@ class Lot:
         return None
 
     def _in_slices(self, take: Callable[[], Parked | None], answer: Callable[[Parked], bytes | None]) -> None:
-        """Answer the records ``take()`` gives until it gives None, SLICE
-        seconds at a time. Between slices the other greenlets run
-        (``_pause``), and so does the cyclic garbage collector, held back
-        during a slice: it would otherwise stop every few dozen answers to
-        walk the young objects, which cost a third more time per answer."""
-        while True:
-            gc.disable()
-            try:
-                end = time.monotonic() + SLICE
-                while time.monotonic() < end:
-                    record = take()
-                    if record is None:
-                        return
-                    try:
-                        reply = answer(record)
-                        if reply is not None:
-                            self._answer(record, reply)
-                    except Exception:  # noqa: BLE001 - one bad answer must not stop the others
-                        log.exception("could not answer a parked request")
-            finally:
-                gc.enable()
-            _pause()
+        """Answer the records ``take()`` gives until it gives None, a slice
+        at a time. Between slices the other greenlets run (``_pause``).
+
+        The cyclic garbage collector waits until the answers are done (or
+        GC_HOLD seconds): during a slice it would stop every few dozen
+        answers to walk the young objects, a third more time per answer, and
+        in a pause a full collection (40 to 60 ms with 18,000 polls parked)
+        would hold up every renew in flight.
+
+        A slice lasts SLICE seconds, or SHARE times as long as the others
+        ran in the pause before it, up to LONGEST: answering gets four
+        fifths of the worker while other requests are busy. With slices of
+        a fixed 2 ms, renews in a closed loop took a third of the worker
+        while 18,000 polls were woken, and the last poll heard of the
+        change 1.1 to 1.4 s after it instead of 0.6 to 0.9 s. A renew
+        waits for a few pauses (its request, kazoo's send, the reply), so
+        at 10 ms its p99 stays under 100 ms (33 to 86 ms measured)."""
+        length, collected = SLICE, time.monotonic()
+        gc.disable()
+        try:
+            while True:
+                with self._batch():
+                    end = time.monotonic() + length
+                    while time.monotonic() < end:
+                        record = take()
+                        if record is None:
+                            return
+                        try:
+                            reply = answer(record)
+                            if reply is not None:
+                                self._answer(record, reply)
+                        except Exception:  # noqa: BLE001 - one bad answer must not stop the others
+                            log.exception("could not answer a parked request")
+                paused = time.monotonic()
+                if paused - collected >= GC_HOLD:
+                    gc.enable()  # its turn, in this pause
+                    collected = paused
+                _pause()
+                gc.disable()
+                length = min(LONGEST, max(SLICE, SHARE * (time.monotonic() - paused)))
+        finally:
+            gc.enable()
 
     def _sweep(self) -> None:
         while True:

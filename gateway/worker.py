@@ -44,6 +44,7 @@ import os
 import resource
 import socket
 import time
+from contextlib import nullcontext
 
 import gevent
 from gevent import socket as gsocket
@@ -57,6 +58,7 @@ from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.exceptions import RequestURITooLarge, ServiceUnavailable
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from .context import EXTENSION
 from .params import MAX_BODY, REFUSED
 from .parking import Lot, Parked
 
@@ -213,6 +215,13 @@ def take_turns():
         gevent.sleep(0)
 
 
+def _counted_together(app):
+    """What the Lot answers each slice of parked requests in: the gateway's
+    metrics count the slice's answers in one go (Metrics.batch)."""
+    gateway = getattr(app, "extensions", {}).get(EXTENSION)
+    return gateway.metrics.batch if gateway is not None else nullcontext
+
+
 RESERVED_FILES = 100  # open files a worker keeps for itself: listeners, ZooKeeper, logs, its event loop
 
 
@@ -251,7 +260,7 @@ class GatewayWorker(GeventWorker):
         super().init_process()
 
     def run(self):
-        self.lot = Lot(self._resume, self.cfg.keepalive)
+        self.lot = Lot(self._resume, self.cfg.keepalive, _counted_together(self.wsgi))
         self._listeners = {listener.getsockname(): listener for listener in self.sockets}
         self._resumed = Group()  # connections served again after a parked answer (not in gunicorn's pools)
         try:

@@ -36,6 +36,55 @@ def test_metrics_count_requests_and_read_live_state(client):
     assert metric(text, "soa_gateway_registrations_total", zkidc="qa") == 0
 
 
+def test_a_batch_counts_its_requests_at_its_end_as_one_by_one_would(app, client):
+    """Woken long polls are counted a slice at a time (Metrics.batch): the
+    totals, sums and every bucket must be what counting each would give."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from gateway.context import EXTENSION
+    from gateway.logs import Finished
+    from gateway.metrics import _BUCKETS, observe_all
+
+    amounts = [0.0, 0.001, 0.0011, 0.004, 0.25, 0.26, 7.0, 29.9, 30.0, 31.0, 100.0, 1e-7]
+    each, bulk = CollectorRegistry(), CollectorRegistry()
+    one = Histogram("h", "h", buckets=_BUCKETS, registry=each)
+    for amount in amounts:
+        one.observe(amount)
+    observe_all(Histogram("h", "h", buckets=_BUCKETS, registry=bulk), amounts)
+
+    def samples(registry):
+        return [line for line in generate_latest(registry).splitlines() if b"_created" not in line]
+
+    assert samples(bulk) == samples(each)
+    assert b"h_count 12.0" in samples(bulk)
+
+    metrics = app.extensions[EXTENSION].metrics
+
+    def scraped(name, **labels):
+        return metric(client.get("/metrics").get_data(as_text=True), name, **labels) or 0
+
+    def done(status, seconds):
+        return Finished("id", "GET", "/discovery/poll", status, "discovery", "poll", None, "qa", [], seconds, None, [])
+
+    before = scraped("soa_gateway_requests_total", dialect="discovery", endpoint="poll", outcome="ok")
+    with metrics.batch():
+        for seconds in (0.002, 0.3, 40.0):
+            metrics.observe(done(200, seconds))
+        metrics.observe(done(500, 0.01))
+        counted_inside = scraped("soa_gateway_requests_total", dialect="discovery", endpoint="poll", outcome="ok")
+    assert counted_inside == before
+    assert scraped("soa_gateway_requests_total", dialect="discovery", endpoint="poll", outcome="ok") == before + 3
+    assert scraped("soa_gateway_requests_total", dialect="discovery", endpoint="poll", outcome="server_error") == 1
+    assert scraped("soa_gateway_request_seconds_bucket", dialect="discovery", endpoint="poll", le="0.0025") == 1
+    assert (
+        scraped("soa_gateway_request_seconds_bucket", dialect="discovery", endpoint="poll", le="0.5") == 3
+    )  # 0.002, 0.01 and 0.3
+    assert scraped("soa_gateway_request_seconds_bucket", dialect="discovery", endpoint="poll", le="30.0") == 3
+    assert scraped("soa_gateway_request_seconds_bucket", dialect="discovery", endpoint="poll", le="60.0") == 4
+    assert scraped("soa_gateway_request_seconds_count", dialect="discovery", endpoint="poll") == 4
+    assert abs(scraped("soa_gateway_request_seconds_sum", dialect="discovery", endpoint="poll") - 40.312) < 1e-9
+
+
 def test_request_ids_are_taken_or_made_and_echoed(client):
     assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
     made = client.get("/healthz").headers["X-Request-Id"]

@@ -407,3 +407,131 @@ def test_a_failure_while_a_parked_poll_is_answered_is_its_answer_in_the_envelope
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: keep-alive" in head
     assert b"\r\nX-Request-Id: " + b"r" * 32 in head
     assert json.loads(body) == {"code": -500, "message": "internal error", "ttl": 1}
+
+
+class _Clock:
+    """time.monotonic for the Lot, moved on only by the work below: slices
+    are then the same however busy the machine running the test is."""
+
+    def __init__(self):
+        self.now = time.monotonic()
+
+    def monotonic(self):
+        return self.now
+
+
+class _Slow(_Waiting):
+    """A woken request whose answer takes ``cost`` seconds (of ``clock``) to make."""
+
+    __slots__ = ("cost", "clock")
+
+    def look(self, keepalive):
+        if not self.ready:
+            return None
+        self.clock.now += self.cost
+        return b"answer"
+
+
+def _slow_lot(monkeypatch, count, cost):
+    """A Lot on a clock of its own (``_Clock``) with ``count`` parked
+    requests whose answers cost ``cost`` each: (clock, lot, records, clients)."""
+    import types
+
+    from gateway import parking
+    from gateway.parking import Lot
+
+    clock = _Clock()
+    monkeypatch.setattr(parking, "time", types.SimpleNamespace(monotonic=clock.monotonic))
+    lot = Lot(lambda fd, listener, addr: None, keepalive=75)
+    records, clients = [], []
+    for _ in range(count):
+        client, server = socket.socketpair()
+        clients.append(client)
+        record = _Slow(600)
+        record.cost, record.clock, record.keepalive = cost, clock, False
+        lot.park(record, server, None, None)
+        records.append(record)
+    return clock, lot, records, clients
+
+
+def test_woken_requests_get_most_of_a_busy_worker_and_the_others_still_run(monkeypatch):
+    """A wake of thousands of polls answers in slices; while other requests
+    keep the worker busy between them, the slices grow (to four times the
+    others' time, up to LONGEST), so the wake is not slowed to the pace of
+    a closed loop of renews, and the others still get their turns."""
+    import gevent
+
+    from gateway.parking import LONGEST, SLICE
+
+    cost = 0.00005
+    clock, lot, records, pairs = _slow_lot(monkeypatch, 2000, cost)
+    answered_at_turns = []
+
+    def busy():  # another request's work: 3 ms at a time, whenever it gets the worker
+        while any(record.fd >= 0 for record in records):
+            answered_at_turns.append(sum(record.fd < 0 for record in records))
+            clock.now += 0.003
+            gevent.sleep(0.0001)
+
+    other = gevent.spawn(busy)
+    gevent.sleep(0.01)  # the busy one has started
+    for record in records:
+        record.ready = True
+        record.wake()
+    other.join(timeout=30)
+    per_turn = sorted(b - a for a, b in zip(answered_at_turns, answered_at_turns[1:], strict=False) if b > a)
+    assert all(record.fd == -1 for record in records) and lot.count == 0
+    assert len(per_turn) >= 5  # the other kept running while they were answered
+    # answers between two of its turns: 40 in slices of SLICE (2 ms), 200 in slices of LONGEST
+    assert per_turn[len(per_turn) // 2] >= 0.75 * LONGEST / cost > 3 * SLICE / cost
+    lot.close()
+    for client in pairs:
+        client.close()
+
+
+@pytest.mark.parametrize("hold", [1.0, 0.01])
+def test_the_garbage_collector_waits_while_polls_are_woken_but_not_longer_than_gc_hold(monkeypatch, hold):
+    """A full collection with thousands of polls parked takes 40 to 60 ms;
+    during a wake it would hold up every renew in flight, so it waits for
+    the wake's end, or GC_HOLD seconds of it."""
+    import gc
+
+    import gevent
+
+    from gateway import parking
+
+    monkeypatch.setattr(parking, "GC_HOLD", hold)
+    clock, lot, records, pairs = _slow_lot(monkeypatch, 500, 0.0001)
+    during = []  # a collection started while polls were still being answered
+
+    def collecting(phase, info):
+        if phase == "start" and any(record.ready and record.fd >= 0 for record in records):
+            during.append(info["generation"])
+
+    def busy():  # another request's work, making cyclic garbage whenever it runs
+        while any(record.fd >= 0 for record in records):
+            for _ in range(2000):
+                junk = []
+                junk.append(junk)
+            clock.now += 0.001
+            gevent.sleep(0.0001)
+
+    other = gevent.spawn(busy)
+    gevent.sleep(0.01)
+    gc.callbacks.append(collecting)
+    try:
+        for record in records:
+            record.ready = True
+            record.wake()
+        other.join(timeout=30)
+    finally:
+        gc.callbacks.remove(collecting)
+    assert all(record.fd == -1 for record in records)
+    assert gc.isenabled()
+    if hold > 0.05 + 0.1:  # 500 answers of 0.1 ms and the busy one's turns: about 0.06 s
+        assert during == []
+    else:
+        assert during  # it had its turn
+    lot.close()
+    for client in pairs:
+        client.close()
