@@ -454,6 +454,17 @@ def _slow_lot(monkeypatch, count, cost):
     return clock, lot, records, clients
 
 
+def _answered_all(lot):
+    """Wait until the Lot's answering greenlet has ended: it may still be in
+    the pause after its last answer when the last client has read it."""
+    import gevent
+
+    deadline = time.monotonic() + 10
+    while lot._answering is not None and time.monotonic() < deadline:
+        gevent.sleep(0.001)
+    assert lot._answering is None
+
+
 def test_woken_requests_get_most_of_a_busy_worker_and_the_others_still_run(monkeypatch):
     """A wake of thousands of polls answers in slices; while other requests
     keep the worker busy between them, the slices grow (to four times the
@@ -479,6 +490,7 @@ def test_woken_requests_get_most_of_a_busy_worker_and_the_others_still_run(monke
         record.ready = True
         record.wake()
     other.join(timeout=30)
+    _answered_all(lot)
     per_turn = sorted(b - a for a, b in zip(answered_at_turns, answered_at_turns[1:], strict=False) if b > a)
     assert all(record.fd == -1 for record in records) and lot.count == 0
     assert len(per_turn) >= 5  # the other kept running while they were answered
@@ -502,10 +514,11 @@ def test_the_garbage_collector_waits_while_polls_are_woken_but_not_longer_than_g
 
     monkeypatch.setattr(parking, "GC_HOLD", hold)
     clock, lot, records, pairs = _slow_lot(monkeypatch, 500, 0.0001)
-    during = []  # a collection started while polls were still being answered
+    during = []  # a collection started between the first answer and the last
 
     def collecting(phase, info):
-        if phase == "start" and any(record.ready and record.fd >= 0 for record in records):
+        fds = [record.fd for record in records]
+        if phase == "start" and -1 in fds and max(fds) >= 0:
             during.append(info["generation"])
 
     def busy():  # another request's work, making cyclic garbage whenever it runs
@@ -524,6 +537,7 @@ def test_the_garbage_collector_waits_while_polls_are_woken_but_not_longer_than_g
             record.ready = True
             record.wake()
         other.join(timeout=30)
+        _answered_all(lot)
     finally:
         gc.callbacks.remove(collecting)
     assert all(record.fd == -1 for record in records)
@@ -535,3 +549,28 @@ def test_the_garbage_collector_waits_while_polls_are_woken_but_not_longer_than_g
     lot.close()
     for client in pairs:
         client.close()
+
+
+def test_the_collector_stays_held_until_the_last_holder_lets_go():
+    """The sweeper answering expired polls and the greenlet answering woken
+    ones both hold the collector back: the one that ends first must not let
+    it run in the middle of the other's wake, and a collector that was off
+    before stays off."""
+    import gc
+
+    from gateway.parking import _hold_gc, _release_gc
+
+    assert gc.isenabled()
+    _hold_gc()  # a wake
+    _hold_gc()  # a sweep, meanwhile
+    _release_gc()  # the sweep ends
+    assert not gc.isenabled()
+    _release_gc()  # the wake ends
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        _hold_gc()
+        _release_gc()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
