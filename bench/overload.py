@@ -4,7 +4,9 @@ each sending its next request as soon as its answer is in.
 The gateway gets a mix: 45 connections read (discovery fetch of a
 100-instance app, Polaris discover type 1 with and without the current
 revision, in turn) while 5 renew leases, writes that wait on ZooKeeper
-between reads that do not. The baseline is hello-world under the same 50
+between reads that do not. A second mix puts 10 connections registering
+instances (again and again, each replacing its last: a dozen steps of the
+gateway's own, writes and the cache's reads) beside 40 reading. The baseline is hello-world under the same 50
 connections, before and after; the renews alone on their 5 connections show
 ZooKeeper's share of a renew's latency (a synced write). What is measured is the tail a client sees
 when the worker cannot keep up: p50 and p99 latency and requests wrk gave up
@@ -22,6 +24,7 @@ from bench.harness import KEY, Figure, wrk
 SECTIONS = {"eviction": {"interval": 3600}}  # no sweeps: renews are the only writes
 CONNECTIONS = 50
 WRITERS = 5  # of the connections, those renewing
+REGISTERING = 10  # of the connections in the second mix, those registering
 SECONDS = 10
 TIMEOUT = 2.0  # wrk's own default, said out loud
 
@@ -76,20 +79,33 @@ def _renews(stack, seconds):
     )
 
 
-def _mix(stack, reads_lua, seconds):
-    """Reads and renews at once, each on its own connections: (reads, renews) Loads."""
-    renews = {}
+def _registers(stack, seconds):
+    """Registers on REGISTERING connections; 10 appids, each connection's
+    hostnames over again, so that after the first second each replaces one."""
+    return wrk(
+        stack.url + "/discovery/register",
+        duration=seconds,
+        connections=REGISTERING,
+        threads=1,
+        script=discovery._REGISTER_LUA % {"key": KEY, "apps": 10},
+        timeout=TIMEOUT,
+    )
 
-    def renew():
-        renews["load"] = _renews(stack, seconds)
 
-    writer = threading.Thread(target=renew)
+def _mix(stack, reads_lua, seconds, writes=_renews, writers=WRITERS):
+    """Reads and writes at once, each on their own connections: (reads, writes) Loads."""
+    done = {}
+
+    def write():
+        done["load"] = writes(stack, seconds)
+
+    writer = threading.Thread(target=write)
     writer.start()
     try:
-        reads = wrk(stack.url, duration=seconds, connections=CONNECTIONS - WRITERS, script=reads_lua, timeout=TIMEOUT)
+        reads = wrk(stack.url, duration=seconds, connections=CONNECTIONS - writers, script=reads_lua, timeout=TIMEOUT)
     finally:
         writer.join()
-    return reads, renews["load"]
+    return reads, done["load"]
 
 
 def run(stack):
@@ -99,6 +115,9 @@ def run(stack):
     before = wrk(stack.hello_url, duration=SECONDS, connections=CONNECTIONS, timeout=TIMEOUT)
     reads, renews = _mix(stack, reads_lua, SECONDS)
     after = wrk(stack.hello_url, duration=SECONDS, connections=CONNECTIONS, timeout=TIMEOUT)
+    _registers(stack, 2)  # the instances exist: from here on each register replaces one
+    registers_alone = _registers(stack, SECONDS // 2)
+    _, registers = _mix(stack, reads_lua, SECONDS, _registers, REGISTERING)
     hello_p50, hello_p99 = (before.p50_ms + after.p50_ms) / 2, (before.p99_ms + after.p99_ms) / 2
     label = "%d connections:" % CONNECTIONS
     return [
@@ -113,6 +132,25 @@ def run(stack):
         Figure("%s hello world timed out" % label, before.timeouts + after.timeouts, ""),
         Figure(
             "%s errors (timeouts included)" % label, reads.errors + renews.errors, "", target=0, lower_is_better=True
+        ),
+        Figure(
+            "%d registering beside %d reading: p50 latency" % (REGISTERING, CONNECTIONS - REGISTERING),
+            registers.p50_ms,
+            "ms",
+            registers_alone.p50_ms,
+        ),
+        Figure(
+            "%d registering beside %d reading: p99 latency" % (REGISTERING, CONNECTIONS - REGISTERING),
+            registers.p99_ms,
+            "ms",
+            registers_alone.p99_ms,
+        ),
+        Figure(
+            "%d registering beside %d reading: timed out or failed" % (REGISTERING, CONNECTIONS - REGISTERING),
+            registers.errors,
+            "",
+            target=0,
+            lower_is_better=True,
         ),
         Figure(
             "%s reads and renews (req/s) vs hello world" % label,
