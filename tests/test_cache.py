@@ -209,3 +209,36 @@ def test_never_loaded_view_is_an_error_not_an_empty_list(tmp_path):
         assert answer.json["code"] == 0 and "ZooKeeper" in answer.json["reason"]
     finally:
         app.extensions["soa"].registry.stop()
+
+
+def test_what_a_load_read_is_left_out_of_full_collections_and_still_freed_when_replaced(
+    zk_server, chroot, zk, services_path, monkeypatch
+):
+    """A full collection walked the whole cache (0.3 to 0.4 s at 10,000
+    services of 10 members, the worker stopped): a load leaves what it read
+    out of them (gc.freeze). A group it read and a change later replaced is
+    still freed, by its reference count: the cache holds no cycles."""
+    import gc
+    import weakref
+
+    from zk import tree as trees
+
+    monkeypatch.setattr(trees, "FREEZE_FROM", 1)  # production trees have 10,000 members and more
+    zk.create(services_path + "/svc", makepath=True)
+    path = zk.create(services_path + "/svc/member_", member("10.0.0.1", 80), sequence=True)
+    frozen = gc.get_freeze_count()
+    app = create_app(make_config(zk_server.hosts, chroot))
+    try:
+        tree = app.extensions["soa"].registry.get("qa").tree
+        eventually(lambda: tree.loaded and tree.group("svc") is not None)
+        assert gc.get_freeze_count() > frozen
+        loaded = tree.group("svc")
+        assert gc.is_tracked(loaded)
+        old = weakref.ref(loaded)
+        del loaded
+        zk.set(path, member("10.0.0.2", 81))
+        eventually(lambda: next(iter(tree.group("svc").leaves.values())).value.port == 81)
+        assert eventually(lambda: old() is None)
+    finally:
+        app.extensions["soa"].registry.stop()
+        gc.unfreeze()
