@@ -192,7 +192,6 @@ def patch_request_class():
 
 
 TURN_SECONDS = 0.005  # as long as gevent lets callbacks hold the loop (gevent.getswitchinterval)
-_turn = [-1, 0.0]  # [the event loop's poll count, when a request first ended after that poll]
 
 
 def take_turns():
@@ -217,9 +216,9 @@ def take_turns():
         return
     polls = getattr(turns.loop, "iteration", None)
     now = time.monotonic()
-    if polls != _turn[0]:
-        _turn[0], _turn[1] = polls, now
-    elif now - _turn[1] >= TURN_SECONDS:
+    if polls != turns.polls:
+        turns.polls, turns.since = polls, now
+    elif now - turns.since >= TURN_SECONDS:
         turns.wait()
 
 
@@ -253,6 +252,7 @@ class Turns:
 
     def __init__(self, loop):
         self.loop = loop
+        self.polls, self.since = -1, 0.0  # the loop's poll count, when a request first ended after that poll
         self.waiting = deque()
         # after the loop's poll: give turns, before the other watchers it woke
         # (a parked poll's answering greenlet among them: gateway/parking.py)
