@@ -17,6 +17,7 @@ bench/discovery.py measure that).
 import json
 import threading
 import urllib.parse
+from typing import NamedTuple
 
 from bench import discovery, polaris
 from bench.harness import KEY, Figure, wrk
@@ -68,41 +69,42 @@ def _data(stack):
     return _READS_LUA % {"key": KEY, "fetch": fetch, "polled": json.dumps(polled), "full": json.dumps(ask)}
 
 
-def _renews(stack, seconds):
+class Writes(NamedTuple):
+    path: str
+    lua: str
+    connections: int
+
+
+# renews of the 100 fetched instances; registers of 10 appids, each connection's
+# hostnames over again, so that after the first second each replaces one
+RENEWS = Writes("/discovery/renew", discovery._RENEW_LUA % {"key": KEY}, WRITERS)
+REGISTERS = Writes("/discovery/register", discovery._REGISTER_LUA % {"key": KEY, "apps": 10}, REGISTERING)
+
+
+def _writes(stack, writes, seconds):
     return wrk(
-        stack.url + "/discovery/renew",
+        stack.url + writes.path,
         duration=seconds,
-        connections=WRITERS,
+        connections=writes.connections,
         threads=1,
-        script=discovery._RENEW_LUA % {"key": KEY},
+        script=writes.lua,
         timeout=TIMEOUT,
     )
 
 
-def _registers(stack, seconds):
-    """Registers on REGISTERING connections; 10 appids, each connection's
-    hostnames over again, so that after the first second each replaces one."""
-    return wrk(
-        stack.url + "/discovery/register",
-        duration=seconds,
-        connections=REGISTERING,
-        threads=1,
-        script=discovery._REGISTER_LUA % {"key": KEY, "apps": 10},
-        timeout=TIMEOUT,
-    )
-
-
-def _mix(stack, reads_lua, seconds, writes=_renews, writers=WRITERS):
-    """Reads and writes at once, each on their own connections: (reads, writes) Loads."""
+def _mix(stack, reads_lua, seconds, writes=RENEWS):
+    """Reads and ``writes`` at once, each on their own connections: (reads, writes) Loads."""
     done = {}
 
     def write():
-        done["load"] = writes(stack, seconds)
+        done["load"] = _writes(stack, writes, seconds)
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        reads = wrk(stack.url, duration=seconds, connections=CONNECTIONS - writers, script=reads_lua, timeout=TIMEOUT)
+        reads = wrk(
+            stack.url, duration=seconds, connections=CONNECTIONS - writes.connections, script=reads_lua, timeout=TIMEOUT
+        )
     finally:
         writer.join()
     return reads, done["load"]
@@ -111,13 +113,13 @@ def _mix(stack, reads_lua, seconds, writes=_renews, writers=WRITERS):
 def run(stack):
     reads_lua = _data(stack)
     _mix(stack, reads_lua, 2)  # warm up
-    alone = _renews(stack, SECONDS // 2)
+    alone = _writes(stack, RENEWS, SECONDS // 2)
     before = wrk(stack.hello_url, duration=SECONDS, connections=CONNECTIONS, timeout=TIMEOUT)
     reads, renews = _mix(stack, reads_lua, SECONDS)
     after = wrk(stack.hello_url, duration=SECONDS, connections=CONNECTIONS, timeout=TIMEOUT)
-    _registers(stack, 2)  # the instances exist: from here on each register replaces one
-    registers_alone = _registers(stack, SECONDS // 2)
-    _, registers = _mix(stack, reads_lua, SECONDS, _registers, REGISTERING)
+    _writes(stack, REGISTERS, 2)  # the instances exist: from here on each register replaces one
+    registers_alone = _writes(stack, REGISTERS, SECONDS // 2)
+    _, registers = _mix(stack, reads_lua, SECONDS, REGISTERS)
     hello_p50, hello_p99 = (before.p50_ms + after.p50_ms) / 2, (before.p99_ms + after.p99_ms) / 2
     label = "%d connections:" % CONNECTIONS
     return [
